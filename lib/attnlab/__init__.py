@@ -1,0 +1,6 @@
+"""attnlab: the library behind the course "Transformers from the inside: depth and multi-head attention"."""
+from .model import Config, Transformer, load, save
+from .train import History, describe_device, pick_device, seed_everything, train
+
+__all__ = ["Config", "Transformer", "save", "load", "train", "History", "pick_device", "describe_device",
+           "seed_everything"]

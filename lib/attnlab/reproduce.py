@@ -1,0 +1,41 @@
+"""Reproduce a part of the course from scratch, from the command line.
+
+    python -m attnlab.reproduce depth --seeds 0,1,2 --out results.json
+    python -m attnlab.reproduce heads --seeds 0,1,2 --out results.json
+
+Prints the tables, saves the figures beside the JSON file, and writes the JSON.
+"""
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+# Each study is a module with reproduce(seeds, out_dir) -> a JSON-ready dict with its "kind".
+STUDIES = {"depth": "attnlab.depth", "heads": "attnlab.heads"}
+
+
+def parse_seeds(text):
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be a comma-separated list of non-negative integers, got {text!r}")
+    return seeds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m attnlab.reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=sorted(STUDIES))
+    parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="comma-separated, e.g. 0,1,2")
+    parser.add_argument("--out", type=Path, default=Path("results.json"), help="where to write the JSON")
+    args = parser.parse_args(argv)
+    study = importlib.import_module(STUDIES[args.study])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    results = study.reproduce(args.seeds, args.out.parent)
+    args.out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
