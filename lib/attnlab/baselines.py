@@ -1,0 +1,236 @@
+"""Classical predictors for in-context (sparse) linear regression, batched in torch.
+
+Each predictor reads a batch of prompts, X (B, n, d), y (B, n), x_query (B, d), and returns the predicted
+label of each query, (B,). They work on any n >= 0 (with no examples they predict 0) and on any float dtype.
+
+- `ridge`: w = (X^T X + lam I)^-1 X^T y.
+- `gd`: k steps of gradient descent from zero on the mean squared loss (1/2n) ||X w - y||^2.
+- `lasso`: the minimiser of (1/2n) ||X w - y||^2 + lam ||w||_1, by batched cyclic coordinate descent.
+- `oracle`: least squares on the true support (it is told where w is non-zero): our statistical limit.
+- `preprocess_gd`: preprocess-then-optimize. First reweight each coordinate j by a statistic of the
+  context, here its empirical correlation with y, c_j = |(1/n) sum_i x_ij y_i|, normalised to a_j = (c_j /
+  max_k c_k)^power; then k gradient steps, from zero, on the reweighted inputs a * x. Coordinates that
+  barely correlate with y barely move, which is what a sparse w calls for. (Paper B proves that such a
+  preprocessing followed by gradient steps beats plain gradient descent and ridge; the exact statistic and
+  the power are the course's choice.)
+
+`tune` picks each method's hyperparameters (ridge lambda, step size, lasso lambda, power) on held-out
+prompts, separately for each n; `risk_curves` tunes and then measures every method on fresh prompts.
+"""
+import itertools
+import math
+
+import torch
+
+from .tasks.regression import sample_prompts
+
+
+def _check(X, y, x_query):
+    if X.dim() != 3 or y.dim() != 2 or x_query.dim() != 2:
+        raise ValueError(f"expected X (B, n, d), y (B, n), x_query (B, d); got shapes {tuple(X.shape)}, "
+                         f"{tuple(y.shape)}, {tuple(x_query.shape)}")
+    B, n, d = X.shape
+    if tuple(y.shape) != (B, n) or tuple(x_query.shape) != (B, d):
+        raise ValueError(f"shapes disagree: X {tuple(X.shape)} needs y ({B}, {n}) and x_query ({B}, {d}); got "
+                         f"{tuple(y.shape)} and {tuple(x_query.shape)}")
+    return B, n, d
+
+
+def _predict(w, x_query):
+    return (w * x_query).sum(-1)
+
+
+def ridge_weights(X, y, lam):
+    """(B, d) ridge solution (X^T X + lam I)^-1 X^T y; lam > 0 (lam = 0 needs n >= d)."""
+    B, n, d = X.shape
+    if lam < 0:
+        raise ValueError(f"ridge lam must be non-negative, got {lam}")
+    if n == 0:
+        return X.new_zeros(B, d)
+    A = X.transpose(1, 2) @ X + lam * torch.eye(d, dtype=X.dtype, device=X.device)
+    return torch.linalg.solve(A, (X.transpose(1, 2) @ y[..., None]))[..., 0]
+
+
+def ridge(X, y, x_query, lam=1.0):
+    """Ridge regression's prediction for each query, (B,)."""
+    _check(X, y, x_query)
+    return _predict(ridge_weights(X, y, lam), x_query)
+
+
+def gd_weights(X, y, steps, lr, scale=None):
+    """(B, d) after `steps` gradient steps from 0 on (1/2n) ||X w - y||^2 (on the inputs X * scale when given)."""
+    B, n, d = X.shape
+    if steps < 0 or lr < 0:
+        raise ValueError(f"steps and lr must be non-negative, got steps={steps}, lr={lr}")
+    w = X.new_zeros(B, d)
+    if n == 0:
+        return w
+    if scale is not None:
+        X = X * scale[:, None, :]
+    for _ in range(steps):
+        residual = (X @ w[..., None])[..., 0] - y  # (B, n)
+        w = w - lr * (X.transpose(1, 2) @ residual[..., None])[..., 0] / n
+    return w
+
+
+def gd(X, y, x_query, steps=3, lr=0.5):
+    """Prediction after k = `steps` steps of gradient descent from zero with step size lr, (B,)."""
+    _check(X, y, x_query)
+    return _predict(gd_weights(X, y, steps, lr), x_query)
+
+
+def soft_threshold(z, t):
+    return torch.sign(z) * torch.clamp(z.abs() - t, min=0)
+
+
+def lasso_weights(X, y, lam, sweeps=200, tol=1e-7):
+    """(B, d) minimiser of (1/2n) ||X w - y||^2 + lam ||w||_1 by cyclic coordinate descent over the batch.
+
+    Each sweep updates every coordinate exactly (a soft-threshold); it stops after `sweeps` sweeps or when no
+    weight moved more than tol in a sweep.
+    """
+    B, n, d = X.shape
+    if lam < 0 or sweeps < 1:
+        raise ValueError(f"need lam >= 0 and sweeps >= 1, got lam={lam}, sweeps={sweeps}")
+    w = X.new_zeros(B, d)
+    if n == 0:
+        return w
+    col_sq = (X ** 2).sum(1) / n  # (B, d)
+    safe = torch.where(col_sq > 0, col_sq, torch.ones_like(col_sq))
+    residual = y.clone()  # y - X w
+    for _ in range(sweeps):
+        biggest = 0.0
+        for j in range(d):
+            xj = X[:, :, j]
+            rho = (xj * residual).sum(1) / n + col_sq[:, j] * w[:, j]
+            new = torch.where(col_sq[:, j] > 0, soft_threshold(rho, lam) / safe[:, j], torch.zeros_like(rho))
+            change = new - w[:, j]
+            residual = residual - xj * change[:, None]
+            w[:, j] = new
+            biggest = max(biggest, change.abs().max().item())
+        if biggest <= tol:
+            break
+    return w
+
+
+def lasso(X, y, x_query, lam=0.05, sweeps=200):
+    """Lasso's prediction for each query, (B,)."""
+    _check(X, y, x_query)
+    return _predict(lasso_weights(X, y, lam, sweeps), x_query)
+
+
+def lasso_kkt_violation(X, y, w, lam):
+    """(B,) how far w is from the Lasso's optimality (KKT) conditions; 0 at the exact minimiser.
+
+    With g = (1/n) X^T (y - X w): g_j = lam * sign(w_j) where w_j != 0, and |g_j| <= lam where w_j = 0.
+    """
+    n = X.shape[1]
+    g = (X.transpose(1, 2) @ (y - (X @ w[..., None])[..., 0])[..., None])[..., 0] / n
+    active = w != 0
+    on = (g - lam * torch.sign(w)).abs()
+    off = torch.clamp(g.abs() - lam, min=0)
+    return torch.where(active, on, off).amax(dim=1)
+
+
+def oracle(X, y, x_query, support, lam=1e-6):
+    """Least squares on the true support, (B,): it is told which s coordinates of w are non-zero.
+
+    A tiny ridge term lam keeps n <= s (under- or just-determined) stable; `tune` picks it from a small grid.
+    """
+    _check(X, y, x_query)
+    if tuple(support.shape) != tuple(x_query.shape):
+        raise ValueError(f"support must have shape {tuple(x_query.shape)}, got {tuple(support.shape)}")
+    mask = support.to(X.dtype)
+    return _predict(ridge_weights(X * mask[:, None, :], y, lam) * mask, x_query)
+
+
+def preprocess_weights(X, y, power=1.0):
+    """(B, d) the reweighting a_j = (c_j / max_k c_k)^power from the correlations c_j = |(1/n) sum_i x_ij y_i|."""
+    if power < 0:
+        raise ValueError(f"power must be non-negative, got {power}")
+    B, n, d = X.shape
+    if n == 0:
+        return X.new_ones(B, d)
+    c = ((X * y[..., None]).mean(1)).abs()
+    top = c.amax(dim=1, keepdim=True)
+    return (c / torch.where(top > 0, top, torch.ones_like(top))) ** power
+
+
+def preprocess_gd(X, y, x_query, steps=3, lr=0.5, power=1.0):
+    """Preprocess-then-optimize: reweight coordinates by their correlation with y, then k gradient steps, (B,)."""
+    _check(X, y, x_query)
+    a = preprocess_weights(X, y, power)
+    v = gd_weights(X, y, steps, lr, scale=a)
+    return _predict(v * a, x_query)
+
+
+# Each method: the function, and the grid its hyperparameters are tuned on.
+GRIDS = {
+    "ridge": {"lam": [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0]},
+    "gd": {"lr": [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2, 1.5]},
+    "lasso": {"lam": [0.003, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0]},
+    "oracle": {"lam": [1e-6, 0.01, 0.03, 0.1, 0.3]},
+    "preprocess_gd": {"lr": [0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0], "power": [0.5, 1.0, 2.0, 3.0]},
+}
+METHODS = {"ridge": ridge, "gd": gd, "lasso": lasso, "oracle": oracle, "preprocess_gd": preprocess_gd}
+
+
+def predict(method, prompts, **params):
+    """Run a method by name on `Prompts`; params are its hyperparameters (steps for gd and preprocess_gd)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    P = prompts
+    if method == "oracle":
+        return oracle(P.X, P.y, P.x_query, P.support, **params)
+    return METHODS[method](P.X, P.y, P.x_query, **params)
+
+
+def risk(method, prompts, **params):
+    """Excess risk of a method on `Prompts`: mean (prediction - <w, x_q>)^2."""
+    return ((predict(method, prompts, **params) - prompts.target) ** 2).mean().item()
+
+
+def tune(method, prompts, grid=None, **fixed):
+    """The hyperparameters in the grid with the lowest risk on these (held-out) prompts: (params, risk).
+
+    fixed: parameters not tuned, such as steps=k for gd and preprocess_gd.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    grid = GRIDS[method] if grid is None else grid
+    names = sorted(grid)
+    best, best_risk = None, math.inf
+    for values in itertools.product(*(grid[k] for k in names)):
+        params = dict(zip(names, values), **fixed)
+        r = risk(method, prompts, **params)
+        if r < best_risk:
+            best, best_risk = params, r
+    return best, best_risk
+
+
+def risk_curves(d=8, s=2, sigma=0.1, n_values=range(0, 17), methods=("ridge", "gd", "lasso", "oracle", "preprocess_gd"),
+                steps=3, num_tune=2000, num_eval=4000, seed=0, dtype=torch.float64):
+    """Tune every method per n on `num_tune` prompts, then measure it on `num_eval` fresh prompts.
+
+    Returns {method: {"n": [...], "risk": [...], "params": [...]}}. steps: k for gd and preprocess_gd.
+    """
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; choose from {sorted(METHODS)}")
+    n_values = list(n_values)
+    if not n_values or min(n_values) < 0:
+        raise ValueError(f"n_values must be non-negative and not empty, got {n_values}")
+    n_max = max(n_values)
+    tune_prompts = sample_prompts(num_tune, d, s, n_max, sigma, torch.Generator().manual_seed(seed + 1), dtype)
+    eval_prompts = sample_prompts(num_eval, d, s, n_max, sigma, torch.Generator().manual_seed(seed + 2), dtype)
+    out = {}
+    for m in methods:
+        fixed = {"steps": steps} if m in ("gd", "preprocess_gd") else {}
+        curve = {"n": [], "risk": [], "params": []}
+        for n in n_values:
+            params, _ = tune(m, tune_prompts.first(n), **fixed)
+            curve["n"].append(n)
+            curve["risk"].append(risk(m, eval_prompts.first(n), **params))
+            curve["params"].append(params)
+        out[m] = curve
+    return out

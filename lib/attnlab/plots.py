@@ -1,0 +1,37 @@
+"""Matplotlib figures used across the course. Each function draws into new axes and returns the figure."""
+import matplotlib.pyplot as plt
+import torch
+
+
+def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patterns"):
+    """Draw one heat map per pattern. patterns: a (T, T) tensor or a list of them (query rows, key columns)."""
+    if isinstance(patterns, torch.Tensor) and patterns.dim() == 2:
+        patterns = [patterns]
+    count = len(patterns)
+    fig, axes = plt.subplots(1, count, figsize=(3.2 * count + 0.6, 3.4), squeeze=False)
+    for i, (ax, pattern) in enumerate(zip(axes[0], patterns)):
+        image = ax.imshow(pattern.detach().cpu(), cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(titles[i] if titles else f"head {i}")
+        ax.set_xlabel("key position (attended to)")
+        ax.set_ylabel("query position")
+        if tokens is not None:
+            ax.set_xticks(range(len(tokens)), tokens, fontsize=7)
+            ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="attention weight")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def learning_curve(history, label="model", chance=None, metric_name="accuracy", ax=None):
+    """The test metric against training steps, with the chance level as a dashed line when given."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(history.step, history.metric, marker=".", label=label)
+    if chance is not None:
+        ax.axhline(chance, color="gray", linestyle="--", label="chance")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"test {metric_name}")
+    ax.set_title(f"Learning curve: {metric_name}")
+    ax.legend()
+    return fig or ax.figure

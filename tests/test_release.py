@@ -1,0 +1,37 @@
+"""course/ must be exactly what nbgrader generates from solutions/, and a release must fail its own tests."""
+import json
+
+import pytest
+from nbgrader.validator import Validator
+
+from course import RELEASE, SOLUTIONS, assignments, nbgrader, notebooks, scratch_course
+
+
+def relative(paths, folder):
+    return [p.relative_to(folder) for p in paths]
+
+
+def test_every_solution_has_a_release_and_nothing_else_is_released():
+    assert assignments(), "no assignment found under solutions/"
+    assert relative(notebooks(SOLUTIONS), SOLUTIONS) == relative(notebooks(RELEASE), RELEASE)
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_release_is_what_nbgrader_generates(assignment, tmp_path):
+    course = scratch_course(tmp_path)
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    for generated in notebooks(course / "course" / assignment):
+        committed = RELEASE / assignment / generated.name
+        assert json.loads(generated.read_text()) == json.loads(committed.read_text()), (
+            f"{committed} is stale: run `nbgrader generate_assignment {assignment} --force` and commit course/")
+
+
+@pytest.mark.parametrize("notebook", notebooks(RELEASE), ids=lambda p: str(p.relative_to(RELEASE)))
+def test_release_fails_every_one_of_its_tests(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    graded = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    assert graded, f"{notebook} has no graded test cell"
+    result = Validator(invert=False).validate(str(notebook))
+    failed = result.get("failed", [])
+    assert len(failed) == len(graded), (
+        f"{len(graded)} test cells, but only {len(failed)} fail on the empty release: a stub gives points away")
