@@ -1,0 +1,44 @@
+"""Exercises are well formed: hidden tests exist and stay hidden, visible checks speak to the student."""
+import re
+
+import nbformat
+import pytest
+
+from course import RELEASE, SOLUTIONS, notebooks
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+SOLUTION_NOTEBOOKS = notebooks(SOLUTIONS)
+
+
+def graded_cells(path):
+    return [cell for cell in nbformat.read(path, 4).cells if cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata["nbgrader"].get("solution")]
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_every_graded_exercise_has_visible_and_hidden_tests(path):
+    cells = graded_cells(path)
+    assert len(cells) >= 2, f"{path.name}: a notebook needs at least two graded exercises"
+    for cell in cells:
+        name = cell.metadata["nbgrader"]["grade_id"]
+        assert HIDDEN.search(cell.source), f"{name}: no hidden test"
+        visible = HIDDEN.sub("", cell.source)
+        assert "check." in visible, f"{name}: no visible check for the student"
+        # A bare assert gives a student nothing to go on; attnlab.check says what was expected and got.
+        bare = [line for line in visible.splitlines() if line.lstrip().startswith("assert ")]
+        assert not bare, f"{name}: visible tests should call attnlab.check, not assert: {bare}"
+
+
+def test_no_hidden_test_text_appears_in_the_release():
+    hidden, shown = set(), set()
+    for path in SOLUTION_NOTEBOOKS:
+        for cell in nbformat.read(path, 4).cells:
+            hidden.update(line.strip() for block in HIDDEN.findall(cell.source) for line in block.splitlines())
+            shown.update(line.strip() for line in HIDDEN.sub("", cell.source).splitlines())
+    # Lines that also stand in visible code (a blank, a seed) prove nothing; the rest must not leak.
+    hidden_lines = {line for line in hidden - shown if len(line) > 12}
+    assert hidden_lines
+    released = "\n".join(cell.source for path in notebooks(RELEASE) for cell in nbformat.read(path, 4).cells)
+    leaked = [line for line in hidden_lines if line in released]
+    assert not leaked, f"hidden tests visible in course/: {leaked[:5]}"
+    assert "BEGIN HIDDEN TESTS" not in released and "BEGIN SOLUTION" not in released
