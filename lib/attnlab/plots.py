@@ -35,3 +35,22 @@ def learning_curve(history, label="model", chance=None, metric_name="accuracy", 
     ax.set_title(f"Learning curve: {metric_name}")
     ax.legend()
     return fig or ax.figure
+
+
+def softmax_scaling(width=16, keys=8, seed=0):
+    """Why attention divides by sqrt(width): softmax weights of one query over random keys, unscaled and scaled."""
+    generator = torch.Generator().manual_seed(seed)
+    query, key_vectors = torch.randn(width, generator=generator), torch.randn(keys, width, generator=generator)
+    scores = key_vectors @ query
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
+    for ax, (name, divisor) in zip(axes, [("softmax(q·k)", 1.0), ("softmax(q·k / √d)", width ** 0.5)]):
+        weights = (scores / divisor).softmax(0)
+        ax.bar(range(keys), weights, color="tab:blue", label=f"largest weight {weights.max():.2f}")
+        ax.set_title(name)
+        ax.set_xlabel("key")
+        ax.legend(loc="upper right")
+    axes[0].set_ylabel("attention weight")
+    axes[0].set_ylim(0, 1.05)
+    fig.suptitle(f"One query over {keys} random keys, width d = {width}")
+    fig.tight_layout()
+    return fig
