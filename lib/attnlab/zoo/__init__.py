@@ -1,0 +1,87 @@
+"""The zoo: small pretrained models behind the explorers and the notebooks' fast path.
+
+Each model is a checkpoint (see `attnlab.save`) beside `manifest.json`, which records for every name its
+study, the arguments that built it, its config, seed, training steps, measured metrics and sha256.
+`load(name)` checks the hash before trusting a file. Rebuild everything, or a part, from scratch with
+
+    python -m attnlab.zoo rebuild [--study depth|heads] [--only NAME ...]
+
+A study module (attnlab.depth, attnlab.heads) provides `zoo_recipes()` -> {name: kwargs} and
+`build_zoo_model(**kwargs)` -> (model, metadata), where metadata holds at least seed, steps and metrics.
+"""
+import hashlib
+import importlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..model import load as load_checkpoint
+from ..model import save as save_checkpoint
+
+ZOO_DIR = Path(__file__).resolve().parent
+MANIFEST = ZOO_DIR / "manifest.json"
+STUDIES = {"depth": "attnlab.depth", "heads": "attnlab.heads"}
+
+
+class ZooError(RuntimeError):
+    """A zoo file is missing or is not the file the manifest describes."""
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def manifest():
+    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+
+
+def names(study=None):
+    return sorted(name for name, entry in manifest().items() if study in (None, entry["study"]))
+
+
+def entry(name):
+    entries = manifest()
+    if name not in entries:
+        raise ValueError(f"no zoo model named {name!r}; the zoo has: {', '.join(sorted(entries)) or 'nothing yet'}")
+    return entries[name]
+
+
+def load(name, device="cpu"):
+    """The pretrained model `name` and its metadata, after checking the file's sha256 against the manifest."""
+    info = entry(name)
+    path = ZOO_DIR / info["file"]
+    rebuild = f"python -m attnlab.zoo rebuild --only {name}"
+    if not path.exists():
+        raise ZooError(f"zoo file {path} is missing; rebuild it with `{rebuild}`")
+    if sha256(path) != info["sha256"]:
+        raise ZooError(f"zoo file {path} does not match its sha256 in {MANIFEST.name} (changed or corrupted); "
+                       f"restore it from git, or rebuild it with `{rebuild}`")
+    return load_checkpoint(path, device)
+
+
+def rebuild(study=None, only=None, progress=True):
+    """Train the zoo's models from scratch and rewrite their manifest entries; returns the names rebuilt."""
+    if study is not None and study not in STUDIES:
+        raise ValueError(f"study must be one of {sorted(STUDIES)}, got {study!r}")
+    entries, built = manifest(), []
+    for study_name in [study] if study else sorted(STUDIES):
+        module = importlib.import_module(STUDIES[study_name])
+        for name, kwargs in module.zoo_recipes().items():
+            if only and name not in only:
+                continue
+            start = time.perf_counter()
+            model, metadata = module.build_zoo_model(progress=progress, **kwargs)
+            path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(model.cpu(), path, **metadata)
+            entries[name] = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
+                             "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
+                             "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
+            MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")  # after each: a stop keeps the rest
+            built.append(name)
+            print(f"{name}: {metadata['metrics']} in {entries[name]['train_seconds']} s")
+    unknown = set(only or ()) - set(built)
+    if unknown:
+        raise ValueError(f"no zoo recipe named {', '.join(sorted(unknown))}")
+    return built

@@ -1,0 +1,36 @@
+"""python -m attnlab.zoo {list, verify, rebuild}: inspect, check or rebuild the pretrained models."""
+import argparse
+
+from . import ZooError, load, manifest, rebuild
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m attnlab.zoo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="every model with its metrics")
+    commands.add_parser("verify", help="check every file against its sha256")
+    build = commands.add_parser("rebuild", help="train models from scratch and rewrite the manifest")
+    build.add_argument("--study", choices=["depth", "heads"])
+    build.add_argument("--only", nargs="+", metavar="NAME")
+    args = parser.parse_args(argv)
+
+    if args.command == "rebuild":
+        rebuild(args.study, args.only)
+        return
+    bad = 0
+    for name, info in manifest().items():
+        if args.command == "list":
+            print(f"{name:40s} {info['steps']:6d} steps  {info['metrics']}")
+            continue
+        try:
+            load(name)
+            print(f"ok   {name}")
+        except ZooError as error:
+            bad += 1
+            print(f"BAD  {error}")
+    if bad:
+        raise SystemExit(f"{bad} zoo file(s) failed verification")
+
+
+if __name__ == "__main__":
+    main()
