@@ -41,79 +41,77 @@ def points_of_tests(nb, before=None, after=None):
 
 
 # Each student turns a (solution, release) pair of notebooks into a submission, and knows the score it
-# deserves. Exercises are answer cells followed by their test cells, so breaking the *last* answer costs
-# exactly the tests after it, and filling in only the *first* answer earns exactly the tests before the second.
+# deserves; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
+# by their test cells, so breaking the *last* answer costs exactly the tests after it, and filling in only
+# the *first* answer earns exactly the tests before the second.
 def with_last_answer(source):
-    def make(solution, release):
+    def make(solution, release, first):
         nb = copy.deepcopy(solution)
         nb["cells"][answer_indices(nb)[-1]]["source"] = source
         return nb, points_of_tests(solution, before=answer_indices(solution)[-1])
     return make
 
 
-def full_marks(solution, release):
+def full_marks(solution, release, first):
     return copy.deepcopy(solution), points_of_tests(solution)
 
 
-def untouched(solution, release):
+def untouched(solution, release, first):
     return copy.deepcopy(release), 0
 
 
-def first_answer_only(solution, release):
+def first_answer_only(solution, release, first):
     nb = copy.deepcopy(release)
-    first, *rest = answer_indices(solution)
-    nb["cells"][first]["source"] = solution["cells"][first]["source"]
+    opening, *rest = answer_indices(solution)
+    nb["cells"][opening]["source"] = solution["cells"][opening]["source"]
     return nb, points_of_tests(solution, before=rest[0] if rest else None)
 
 
-def flood_then_correct(solution, release):
+def flood_then_correct(solution, release, first):
     nb = copy.deepcopy(solution)
-    first = answer_indices(nb)[0]
-    nb["cells"][first]["source"] = ("for line in range(100_000):\n    print('flood', line)\n"
-                                    + nb["cells"][first]["source"])
+    opening = answer_indices(nb)[0]
+    nb["cells"][opening]["source"] = ("for line in range(100_000):\n    print('flood', line)\n"
+                                      + nb["cells"][opening]["source"])
     return nb, points_of_tests(solution)
 
 
-def edit_tests_to_pass(solution, release):
+def tamper_with_tests(solution, release, first):
+    """The release, with its test cells tampered with in turn: edited to `pass`, deleted, or stripped of their
+    nbgrader metadata (and emptied). nbgrader restores them all from the gradebook: no free points."""
     nb = copy.deepcopy(release)
-    for cell in nb["cells"]:
-        if is_test(cell):
-            cell["source"] = "pass"
+    tests = [cell for cell in nb["cells"] if is_test(cell)]
+    for cell in tests[0::3] + tests[2::3]:
+        cell["source"] = "pass"
+    for cell in tests[2::3]:
+        cell["metadata"] = {}
+    deleted = {id(cell) for cell in tests[1::3]}
+    nb["cells"] = [cell for cell in nb["cells"] if id(cell) not in deleted]
     return nb, 0
 
 
-def delete_tests(solution, release):
-    nb = copy.deepcopy(release)
-    nb["cells"] = [cell for cell in nb["cells"] if not is_test(cell)]
-    return nb, 0
-
-
-def strip_test_metadata(solution, release):
-    nb = copy.deepcopy(release)
-    for cell in nb["cells"]:
-        if is_test(cell):
-            cell["metadata"] = {}
-            cell["source"] = "pass"
-    return nb, 0
-
-
-def correct_but_delete_tests(solution, release):
+def correct_but_delete_tests(solution, release, first):
     nb = copy.deepcopy(solution)
     nb["cells"] = [cell for cell in nb["cells"] if not is_test(cell)]
     return nb, points_of_tests(solution)
+
+
+def in_first_notebook_only(make):
+    """A mishap in the assignment's first notebook only, the others solved: each mishap costs a notebook's
+    execution (an infinite loop a whole timeout), so once per assignment is enough."""
+    def make_first(solution, release, first):
+        return make(solution, release, first) if first else full_marks(solution, release, first)
+    return make_first
 
 
 STUDENTS = {
     "alice_solution": full_marks,
     "bob_untouched": untouched,
     "carol_partial": first_answer_only,
-    "dan_raises": with_last_answer('raise RuntimeError("I give up")'),
-    "erin_infinite_loop": with_last_answer("while True:\n    pass"),
-    "frank_sys_exit": with_last_answer("import sys\nsys.exit()"),
-    "grace_flood": flood_then_correct,
-    "heidi_tests_edited": edit_tests_to_pass,
-    "ivan_tests_deleted": delete_tests,
-    "judy_metadata_stripped": strip_test_metadata,
+    "dan_raises": in_first_notebook_only(with_last_answer('raise RuntimeError("I give up")')),
+    "erin_infinite_loop": in_first_notebook_only(with_last_answer("while True:\n    pass")),
+    "frank_sys_exit": in_first_notebook_only(with_last_answer("import sys\nsys.exit()")),
+    "grace_flood": in_first_notebook_only(flood_then_correct),
+    "heidi_tampers_with_tests": tamper_with_tests,
     "mallory_correct_tests_deleted": correct_but_delete_tests,
 }
 
@@ -129,9 +127,10 @@ def graded(request, tmp_path_factory):
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
         expected[student] = {}
-        for solution_path in notebooks(course / "solutions" / assignment):
+        for index, solution_path in enumerate(notebooks(course / "solutions" / assignment)):
             release_path = course / "course" / assignment / solution_path.name
-            submission, score = make(nbformat.read(solution_path, 4), nbformat.read(release_path, 4))
+            pair = nbformat.read(solution_path, 4), nbformat.read(release_path, 4)
+            submission, score = make(*pair, first=index == 0)
             nbformat.write(submission, folder / solution_path.name)
             expected[student][solution_path.stem] = score
     nbgrader(course, "autograde", assignment, TIMEOUT)

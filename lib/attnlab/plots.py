@@ -12,8 +12,8 @@ def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patte
     for i, (ax, pattern) in enumerate(zip(axes[0], patterns)):
         image = ax.imshow(pattern.detach().cpu(), cmap="Blues", vmin=0, vmax=1)
         ax.set_title(titles[i] if titles else f"head {i}")
-        ax.set_xlabel("key position (attended to)")
-        ax.set_ylabel("query position")
+        ax.set_xlabel("key position (attended to)" if tokens is None else "key (its token)")
+        ax.set_ylabel("query position" if tokens is None else "query (its token)")
         if tokens is not None:
             ax.set_xticks(range(len(tokens)), tokens, fontsize=7)
             ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
@@ -54,3 +54,53 @@ def softmax_scaling(width=16, keys=8, seed=0):
     fig.suptitle(f"One query over {keys} random keys, width d = {width}")
     fig.tight_layout()
     return fig
+
+
+def accuracy_vs_depth(accuracies, chance, task_name, ax=None, highlight=None):
+    """accuracies: {depth: accuracy or list of accuracies over seeds}. Points (mean, with every seed shown
+    faintly), the chance level dashed, and the depth `highlight` ringed."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    depths = sorted(accuracies)
+    runs = [accuracies[d] if isinstance(accuracies[d], (list, tuple)) else [accuracies[d]] for d in depths]
+    means = [sum(r) / len(r) for r in runs]
+    for depth, r in zip(depths, runs):
+        ax.scatter([depth] * len(r), r, color="tab:blue", alpha=0.3, s=14)
+    ax.plot(depths, means, marker="o", color="tab:blue", label="test accuracy")
+    if highlight in accuracies:
+        ax.scatter([highlight], [means[depths.index(highlight)]], s=180, facecolors="none", edgecolors="tab:red",
+                   linewidths=2, label=f"depth {highlight}")
+    ax.axhline(chance, color="gray", linestyle="--", label=f"chance ({chance:.0%})")
+    ax.set_xticks(depths)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("depth (attention layers)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{task_name}: accuracy against depth")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig or ax.figure
+
+
+def layer_patterns(cache, tokens=None, example=0, axes=None, suptitle="Attention patterns, every layer and head"):
+    """Every layer's and head's attention pattern for one example of a run_with_cache batch: a grid of
+    layers (rows) by heads (columns)."""
+    patterns = [p[example].detach().cpu() for p in cache["pattern"]]  # each (H, T, T)
+    layers, heads = len(patterns), patterns[0].shape[0]
+    fig = None
+    if axes is None:
+        fig, axes = plt.subplots(layers, heads, figsize=(3.0 * heads + 0.5, 2.9 * layers), squeeze=False)
+    labels = None if tokens is None else [str(t) for t in tokens]
+    for layer in range(layers):
+        for head in range(heads):
+            ax = axes[layer][head]
+            ax.imshow(patterns[layer][head], cmap="Blues", vmin=0, vmax=1)
+            ax.set_title(f"layer {layer}, head {head}", fontsize=9)
+            if labels:
+                ax.set_xticks(range(len(labels)), labels, fontsize=6)
+                ax.set_yticks(range(len(labels)), labels, fontsize=6)
+            ax.set_xlabel("key" if labels is None else "key (its token)", fontsize=8)
+            ax.set_ylabel("query" if labels is None else "query (its token)", fontsize=8)
+    if fig is not None:
+        fig.suptitle(suptitle)
+        fig.tight_layout()
+    return fig or axes[0][0].figure

@@ -43,7 +43,10 @@ def describe_device(device=None):
     device = pick_device(device)
     if device.type == "cuda":
         return f"device: cuda ({torch.cuda.get_device_name(device)})"
-    return f"device: {device.type} ({torch.get_num_threads()} CPU thread(s))"
+    if device.type == "mps":
+        return "device: mps (Apple GPU)"
+    threads = torch.get_num_threads()
+    return f"device: {device.type} ({threads} CPU thread{'s' if threads > 1 else ''}; set ATTNLAB_THREADS to change)"
 
 
 def seed_everything(seed):
