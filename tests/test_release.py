@@ -35,3 +35,10 @@ def test_release_fails_every_one_of_its_tests(notebook):
     failed = result.get("failed", [])
     assert len(failed) == len(graded), (
         f"{len(graded)} test cells, but only {len(failed)} fail on the empty release: a stub gives points away")
+
+
+@pytest.mark.parametrize("notebook", notebooks(SOLUTIONS), ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_solutions_are_stored_without_outputs(notebook):
+    code = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), (
+        f"{notebook} has outputs: clear them before committing (Edit > Clear Outputs of All Cells)")
