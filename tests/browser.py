@@ -87,7 +87,7 @@ def chromium(profile):
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(str(profile), executable_path=str(CHROMIUM), headless=True,
-                                                       args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
+                                                       args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 2400})
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:

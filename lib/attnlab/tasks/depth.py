@@ -12,9 +12,11 @@ index in [0, num_classes). The generators are the course's own, in the spirit of
 make the depth threshold a property of the task and not of luck:
 - the templates AABB, ABAB and ABBA have the same symbol counts, so only *where* equal tokens sit tells
   them apart;
-- where a model could shortcut at the last position (compare the last token with earlier ones in one
-  layer), the prompt ends with a fixed query token "=" instead, so the last position knows nothing by itself;
-- template matching draws its test tokens from a set never seen in training.
+- template matching ends with a fixed query token "=", so the last position cannot compare its own token
+  with the earlier ones (one layer would then parse the template); its test tokens are never seen in training;
+- in-context QA draws questions and answers from one vocabulary, so that one layer cannot test a fixed
+  slot by softmax competition (see `InContextQA`); the answers of a prompt are distinct, so chance is exact.
+Each class documents its layout and its chance level.
 """
 import torch
 
@@ -98,35 +100,39 @@ class SequenceClassification(ClassificationTask):
 class InContextQA(ClassificationTask):
     """Reasoning: in-context question answering.
 
-    Prompt: ``q_1 a_1 q_2 a_2 ... q_k a_k q`` (length 2k + 1), with k = num_pairs.
-    The questions q_1..q_k are distinct tokens in [0, num_questions); the answers a_1..a_k are a random
-    permutation of the k answer tokens num_questions, ..., num_questions + k - 1; the query q is one of the
-    context questions. The label is the answer paired with q, as a class in [0, k) (answer token minus
-    num_questions). Every answer occurs once in the context, so a model that cannot pair questions with
-    answers scores exactly `chance` = 1 / k. Both splits have the same distribution (the pairing is drawn
-    afresh for every prompt, so nothing can be memorized).
+    Prompt: ``q_1 a_1 q_2 a_2 ... q_k a_k q`` (length 2k + 1), with k = num_pairs: k question-answer
+    pairs, then a query q, one of the context questions, at the last position. Questions and answers share
+    one vocabulary of vocab_size tokens; the k questions are distinct, and so are the k answers (drawn
+    independently of the questions, afresh for every prompt). The label is the answer paired with q, as a
+    token id (num_classes = vocab_size). A model that cannot pair questions with answers can at best guess
+    one of the k answers of the context: `chance` = 1 / k. Both splits have the same distribution (the
+    pairing is new in every prompt, so nothing can be memorized).
+
+    Why one shared vocabulary: one attention layer at q can test a single fixed slot (attend to q_s, unless
+    it equals q, then fall through to a_s, by softmax competition). With answers in their own vocabulary
+    that trick is worth about 1/k above chance per head; when questions are answers too, the fall-back
+    reads q_s, a wrong answer, and the trick is worth nothing.
     """
 
-    def __init__(self, num_pairs=4, num_questions=16):
+    def __init__(self, num_pairs=4, vocab_size=16):
         _check_int("num_pairs", num_pairs, 2)
-        _check_int("num_questions", num_questions, 2)
-        if num_questions < num_pairs:
-            raise ValueError(f"num_questions must be at least num_pairs (questions in a prompt are distinct), "
-                             f"got num_questions={num_questions} < num_pairs={num_pairs}")
-        self.num_pairs, self.num_questions = num_pairs, num_questions
-        self.vocab_size = num_questions + num_pairs
+        _check_int("vocab_size", vocab_size, 2)
+        if vocab_size < num_pairs:
+            raise ValueError(f"vocab_size must be at least num_pairs (the questions of a prompt are distinct, "
+                             f"and so are its answers), got vocab_size={vocab_size} < num_pairs={num_pairs}")
+        self.num_pairs, self.vocab_size = num_pairs, vocab_size
         self.seq_len = 2 * num_pairs + 1
-        self.num_classes = num_pairs
+        self.num_classes = vocab_size
         self.chance = 1 / num_pairs
 
     def sample(self, batch_size, generator, split="train"):
         check_split(split)
         _check_batch(batch_size)
         B, k = batch_size, self.num_pairs
-        questions = _random_permutations(B, self.num_questions, generator)[:, :k]  # (B, k) distinct
-        answers = _random_permutations(B, k, generator)  # (B, k): classes 0..k-1, each once
+        questions = _random_permutations(B, self.vocab_size, generator)[:, :k]  # (B, k) distinct
+        answers = _random_permutations(B, self.vocab_size, generator)[:, :k]  # (B, k) distinct
         which = torch.randint(k, (B,), generator=generator)  # which pair is asked
-        context = torch.stack([questions, answers + self.num_questions], dim=2).reshape(B, 2 * k)
+        context = torch.stack([questions, answers], dim=2).reshape(B, 2 * k)
         query = questions.gather(1, which[:, None])
         labels = answers.gather(1, which[:, None]).squeeze(1)
         return torch.cat([context, query], dim=1), labels
@@ -172,32 +178,36 @@ class TemplateMatching(ClassificationTask):
 class InContextTemplate(ClassificationTask):
     """Contextual generalization: in-context template matching.
 
-    Prompt (length 5 * (n + 1), n = 3 templates):
-    ``s_1 L_1  s_2 L_2  s_3 L_3  s =`` where each s_i is four tokens filling a template (its own two
-    distinct tokens, from [0, num_tokens)), every template AABB, ABAB, ABBA appears once in the context
-    in a random order, and L_i is its label token. Which label goes with which template is a random
-    permutation, drawn afresh for every prompt. The query s fills one of the templates with fresh tokens,
-    and "=" (id vocab_size - 1) asks for its label. The label is the class in [0, 3) of the label token
-    the context gave that template (label token minus num_tokens). Without reading the context the
-    three labels are equally likely: `chance` = 1/3.
+    Prompt (length 5 n + 4, n = 3 templates): ``s_1 L_1  s_2 L_2  s_3 L_3  s``. Each s_i is four tokens
+    filling a template with its own two tokens (the 8 filler tokens of a prompt are distinct, drawn from
+    [0, num_tokens), so equal tokens only ever sit inside one sequence); every template AABB, ABAB, ABBA
+    appears once in the context, in a random order, and L_i is its label token. Which label goes with which
+    template is a random permutation, drawn afresh for every prompt. The query s fills one of the templates
+    with fresh tokens, and its last token is the last position, where the answer is read. The label is the
+    class in [0, 3) of the label token the context gave that template (label token minus label_offset).
+    Without reading the context the three labels are equally likely: `chance` = 1/3.
 
-    num_test_tokens > 0 keeps train and test filler tokens disjoint (test fillers are
+    The prompt ends on the query's own last token, not on a fixed "=": the last position may parse its own
+    sequence at once (one layer), but the labels must still learn their templates (parse, then copy: two
+    layers) before the query can match them (a third). An "=" would add a copy for the query to the
+    path, which made training far slower without changing the depth needed.
+
+    num_test_tokens >= 8 keeps train and test filler tokens disjoint (test fillers are
     [num_tokens, num_tokens + num_test_tokens)); by default both splits share the tokens, since what must
     generalize here is the template-to-label map, which is new in every prompt.
     """
 
     def __init__(self, num_tokens=32, num_test_tokens=0):
-        _check_int("num_tokens", num_tokens, 2)
+        _check_int("num_tokens", num_tokens, 8)  # a prompt uses 8 distinct filler tokens
         _check_int("num_test_tokens", num_test_tokens, 0)
-        if num_test_tokens == 1:
-            raise ValueError("num_test_tokens must be 0 (shared tokens) or at least 2 (two distinct tokens "
-                             "fill a template), got 1")
+        if 0 < num_test_tokens < 8:
+            raise ValueError("num_test_tokens must be 0 (both splits share the tokens) or at least 8 (a prompt "
+                             f"uses 8 distinct filler tokens), got {num_test_tokens}")
         self.num_tokens, self.num_test_tokens = num_tokens, num_test_tokens
         self.num_templates = len(TEMPLATES)
         self.label_offset = num_tokens + num_test_tokens  # label tokens: label_offset + 0, 1, 2
-        self.query_token = self.label_offset + self.num_templates
-        self.vocab_size = self.query_token + 1
-        self.seq_len = 5 * (self.num_templates + 1)
+        self.vocab_size = self.label_offset + self.num_templates
+        self.seq_len = 5 * self.num_templates + 4
         self.num_classes = self.num_templates
         self.chance = 1 / self.num_templates
 
@@ -216,11 +226,12 @@ class InContextTemplate(ClassificationTask):
         order = _random_permutations(B, n, generator)  # the templates of the context, in order
         query_template = torch.randint(n, (B,), generator=generator)
         templates = torch.cat([order, query_template[:, None]], dim=1)  # (B, n + 1)
-        a, b = _distinct_pairs((B, n + 1), tokens.start, len(tokens), generator)
+        fillers = _random_permutations(B, len(tokens), generator)[:, :2 * (n + 1)] + tokens.start
+        a, b = fillers[:, 0::2], fillers[:, 1::2]  # (B, n + 1) each: all 2 (n + 1) fillers distinct
         filled = _fill(TEMPLATES[templates], a, b)  # (B, n + 1, 4)
         context_labels = label_of.gather(1, order) + self.label_offset  # (B, n)
-        ends = torch.cat([context_labels, torch.full((B, 1), self.query_token)], dim=1)  # (B, n + 1)
-        prompt = torch.cat([filled, ends[:, :, None]], dim=2).reshape(B, 5 * (n + 1))
+        context = torch.cat([filled[:, :n], context_labels[:, :, None]], dim=2).reshape(B, 5 * n)
+        prompt = torch.cat([context, filled[:, n]], dim=1)
         return prompt, label_of.gather(1, query_template[:, None]).squeeze(1)
 
 

@@ -1,0 +1,80 @@
+"""The Part I recipes and the reproduction command's plumbing, on tiny budgets (the science is checked by
+tests/test_depth_tasks.py and by `python -m attnlab.reproduce depth`)."""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from attnlab import depth
+from attnlab.reproduce import main
+from attnlab.tasks.depth import TASKS
+
+
+@pytest.fixture
+def tiny_recipes(monkeypatch):
+    tiny = {name: dataclasses.replace(recipe, steps=5, eval_every=5, eval_size=32)
+            for name, recipe in depth.RECIPES.items()}
+    monkeypatch.setattr(depth, "RECIPES", tiny)
+    monkeypatch.setenv("ATTNLAB_PROGRESS", "0")
+
+
+def test_every_task_has_an_attention_only_recipe():
+    assert set(depth.RECIPES) == set(TASKS)
+    for name in TASKS:
+        task = depth.make_task(name)
+        for d in (1, 4):
+            model = depth.make_model(name, d, task)
+            assert model.cfg.depth == d and not model.cfg.mlp
+            assert model(task.sample(2, torch.Generator().manual_seed(0), "test")[0]).shape == (2, task.seq_len,
+                                                                                                  task.num_classes)
+
+
+def test_train_depth_model_returns_model_history_accuracy(tiny_recipes):
+    model, history, accuracy = depth.train_depth_model("icqa", 2, seed=0, progress=False)
+    assert model.cfg.depth == 2 and not model.training
+    assert history.step[-1] == 5 and 0.0 <= accuracy <= 1.0
+
+
+def test_memorization_set_follows_the_seed():
+    a, b = depth.make_task("memorization", 0), depth.make_task("memorization", 1)
+    assert not torch.equal(a.all_examples()[0], b.all_examples()[0])
+
+
+def test_bad_arguments(tiny_recipes):
+    with pytest.raises(ValueError, match="unknown task"):
+        depth.train_depth_model("sorting", 1, 0)
+    with pytest.raises(ValueError, match="depth must be"):
+        depth.make_model("icqa", 0)
+    with pytest.raises(ValueError, match="seed must be"):
+        depth.train_depth_model("icqa", 1, -1)
+
+
+def test_reproduce_writes_json_table_and_figure(tiny_recipes, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    main(["depth", "--seeds", "0,1", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert results["kind"] == "depth"
+    rows = results["results"]
+    assert len(rows) == len(TASKS) * 4 * 2
+    assert {r["task"] for r in rows} == set(TASKS) and {r["depth"] for r in rows} == {1, 2, 3, 4}
+    for row in rows:
+        assert {"task", "depth", "seed", "accuracy", "chance", "seconds"} <= set(row)
+        assert row["chance"] == pytest.approx(depth.make_task(row["task"], row["seed"]).chance)
+    printed = capsys.readouterr().out
+    assert "chance" in printed and "in_context_template" in printed
+    assert (tmp_path / "depth_accuracy.png").stat().st_size > 10_000
+
+
+def test_zoo_hooks_round_trip_through_a_checkpoint(tiny_recipes, tmp_path):
+    from attnlab import load, save
+
+    assert set(depth.zoo_recipes()) == {f"depth/{t}_{d}" for t in TASKS for d in depth.DEPTHS}
+    model, metadata = depth.build_zoo_model("template", 2, seed=0, progress=False)
+    assert {"seed", "steps", "metrics"} <= set(metadata) and 0 <= metadata["metrics"]["accuracy"] <= 1
+    save(model, tmp_path / "m.pt", **metadata)
+    loaded, meta = load(tmp_path / "m.pt")
+    history = depth.History(**meta["history"])
+    assert history.step == [5] and loaded.cfg.depth == 2
+    run = depth.train_run("icqa", 1, seed=0, progress=False)
+    assert run.live and run.model.cfg.depth == 1

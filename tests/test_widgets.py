@@ -1,0 +1,45 @@
+"""The explorers in-process (no browser): the plain fallback draws, and moving a control redraws."""
+import matplotlib.pyplot as plt
+import pytest
+
+from attnlab import depth, plots, widgets
+
+
+def test_interactive_figure_redraws_once_per_change(capsys):
+    view = widgets.interactive_figure(plots.softmax_scaling, width=(1, 64))
+    slider = view.children[0]
+    slider.value = 40
+    assert "width d = 40" in capsys.readouterr().out
+    assert plt.get_fignums() == [], "figures must be closed after they are shown"
+
+
+@pytest.mark.parametrize("task_name", depth.TASK_NAMES)
+def test_depth_view_shows_every_layer_and_head(task_name):
+    fig = widgets.depth_view(task_name, depth=2)
+    heads = depth.RECIPES[task_name].heads
+    assert len(fig.axes) == 2 + 2 * heads  # accuracy against depth, learning curve, 2 layers x heads maps
+    assert f"{task_name}, depth 2 (zoo)" in fig.get_suptitle()
+    plt.close(fig)
+
+
+def test_depth_explorer_follows_its_controls(capsys):
+    explorer = widgets.depth_explorer("icqa", depth=2)
+    task_box, depth_slider, train_button = explorer.children[0].children
+    assert "icqa, depth 2 (zoo)" in capsys.readouterr().out
+    depth_slider.value = 1
+    assert "icqa, depth 1 (zoo)" in capsys.readouterr().out
+    task_box.value = "template"
+    assert "template, depth 1 (zoo)" in capsys.readouterr().out
+    assert (depth_slider.min, depth_slider.max) == (1, 4)
+    assert plt.get_fignums() == []
+
+
+def test_widgets_use_only_core_ipywidgets():
+    """Colab renders core ipywidgets only: no third-party widget library may creep in."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(widgets))
+    imported = {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+    imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert imported <= {"ipywidgets", "IPython", "matplotlib", "torch"}, imported
