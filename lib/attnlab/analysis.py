@@ -1,0 +1,163 @@
+"""Which heads and layers matter in a transformer trained on in-context regression.
+
+- `risk_by_n`: the model's excess risk after 0, 1, ..., n examples (optionally with heads masked).
+- `head_importance`: the rise in risk when one head is removed (masked to zero), for every layer and head;
+  `importance_shares` turns it into each head's share of its layer's total.
+- `pruning_mask` / `pruning_risks`: keep chosen heads only. Variants: ``full``; ``pruned`` (every head of
+  layer 1, the top head of each later layer); ``first_layer_one_head`` (the top head of every layer, layer 1
+  included: the pruned model minus all but one first-layer head). Any other (layers, heads) 0/1 mask works
+  too. The ``single_head_model`` of the course is a separately trained model with one head per layer: train it
+  and compare its `risk_by_n`, no mask needed.
+- `probe`: a linear read-out of the query's label from the residual stream at the query, entering each layer
+  and leaving the last, fitted by least squares on some prompts and scored on others: how far each layer
+  has got with the regression.
+
+Layers are numbered from 0 in tensors (layer 0 is "layer 1" in the prose of the course).
+"""
+import torch
+
+from .tasks.regression import Prompts
+
+PRUNING_VARIANTS = ("full", "pruned", "first_layer_one_head")
+
+
+def _check(model, task, prompts):
+    if not isinstance(prompts, Prompts):
+        raise ValueError(f"prompts must be attnlab.tasks.regression.Prompts, got {type(prompts).__name__}")
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or getattr(cfg, "input_dim", None) != task.input_dim:
+        raise ValueError(f"the model must read vectors of task.input_dim={task.input_dim}; got a model with "
+                         f"input_dim={getattr(cfg, 'input_dim', None)}")
+    if prompts.d != task.d:
+        raise ValueError(f"prompts have d={prompts.d} but the task has d={task.d}")
+    needed = 2 * prompts.n + 1 if task.layout == "separate" else prompts.n + 1
+    if needed > cfg.max_len:
+        raise ValueError(f"prompts with n={prompts.n} need {needed} positions; the model has max_len={cfg.max_len}")
+
+
+@torch.no_grad()
+def predict_by_n(model, task, prompts, head_mask=None):
+    """(predictions, targets), both (B, n + 1): column k is the prediction after k examples and its noise-free target.
+
+    Separate layout: one pass; the prediction at the k-th x token is for x_{k+1} (the query when k = n).
+    Joint layout: one pass per k, on the first k examples and the query.
+    """
+    _check(model, task, prompts)
+    was_training = model.training
+    model.eval()
+    P = prompts
+    if task.layout == "separate":
+        preds = model(task.encode(P), head_mask=head_mask)[:, 0::2, 0]
+        targets = torch.cat([P.clean, P.target[:, None]], dim=1)
+    else:
+        preds = torch.stack([model(task.encode(P.first(k)), head_mask=head_mask)[:, -1, 0] for k in range(P.n + 1)], 1)
+        targets = P.target[:, None].expand(-1, P.n + 1)
+    model.train(was_training)
+    return preds, targets
+
+
+def risk_by_n(model, task, prompts, head_mask=None):
+    """(n + 1,) excess risk after k = 0, 1, ..., n examples."""
+    preds, targets = predict_by_n(model, task, prompts, head_mask)
+    return ((preds - targets) ** 2).mean(0)
+
+
+def mean_risk(model, task, prompts, head_mask=None, n_values=None):
+    """Excess risk averaged over the given numbers of examples (default 1..n)."""
+    curve = risk_by_n(model, task, prompts, head_mask)
+    n_values = list(range(1, prompts.n + 1)) if n_values is None else list(n_values)
+    if not n_values or min(n_values) < 0 or max(n_values) > prompts.n:
+        raise ValueError(f"n_values must be a non-empty subset of 0..{prompts.n}, got {n_values}")
+    return curve[n_values].mean().item()
+
+
+def _full_mask(model):
+    return torch.ones(model.cfg.depth, model.cfg.heads)
+
+
+def head_importance(model, task, prompts, n_values=None):
+    """(layers, heads): the rise in mean risk when that one head is masked, all others kept."""
+    base = mean_risk(model, task, prompts, None, n_values)
+    L, H = model.cfg.depth, model.cfg.heads
+    importance = torch.zeros(L, H)
+    for layer in range(L):
+        for head in range(H):
+            mask = _full_mask(model)
+            mask[layer, head] = 0
+            importance[layer, head] = mean_risk(model, task, prompts, mask, n_values) - base
+    return importance
+
+
+def importance_shares(importance):
+    """(layers, heads): each head's share of its layer's total importance (negatives count as 0); rows sum to 1
+    (a layer where no head matters gets equal shares)."""
+    importance = torch.as_tensor(importance, dtype=torch.float32)
+    if importance.dim() != 2:
+        raise ValueError(f"importance must be (layers, heads), got shape {tuple(importance.shape)}")
+    positive = importance.clamp(min=0)
+    total = positive.sum(1, keepdim=True)
+    equal = torch.full_like(positive, 1.0 / positive.shape[1])
+    return torch.where(total > 0, positive / torch.where(total > 0, total, torch.ones_like(total)), equal)
+
+
+def pruning_mask(importance, variant):
+    """A (layers, heads) 0/1 mask for a pruning variant, chosen from the importance (see the module's doc)."""
+    importance = torch.as_tensor(importance, dtype=torch.float32)
+    if importance.dim() != 2:
+        raise ValueError(f"importance must be (layers, heads), got shape {tuple(importance.shape)}")
+    if variant == "single_head_model":
+        raise ValueError("single_head_model is a separately trained model with one head per layer, not a mask: "
+                         "train it and compare its risk")
+    if variant not in PRUNING_VARIANTS:
+        raise ValueError(f"variant must be one of {PRUNING_VARIANTS}, got {variant!r}")
+    mask = torch.ones_like(importance)
+    if variant == "full":
+        return mask
+    top = importance.argmax(dim=1)
+    keep_one = torch.zeros_like(importance).scatter_(1, top[:, None], 1.0)
+    mask[1:] = keep_one[1:]
+    if variant == "first_layer_one_head":
+        mask[0] = keep_one[0]
+    return mask
+
+
+def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n_values=None):
+    """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n)."""
+    return {v: mean_risk(model, task, prompts, pruning_mask(importance, v), n_values) for v in variants}
+
+
+@torch.no_grad()
+def query_residuals(model, task, prompts, head_mask=None):
+    """(layers + 1, B, width): the residual stream at the query, entering each layer and leaving the last."""
+    _check(model, task, prompts)
+    was_training = model.training
+    model.eval()
+    _, cache = model.run_with_cache(task.encode(prompts), head_mask=head_mask)
+    model.train(was_training)
+    return torch.stack([r[:, -1] for r in cache["resid"]])
+
+
+def probe(model, task, fit_prompts, eval_prompts, ridge=1e-4, head_mask=None):
+    """(layers + 1,) excess risk of a linear read-out of <w, x_q> from the residual stream at the query.
+
+    Entry l reads the stream entering layer l (entry 0: the embedding; the last: leaving the final layer).
+    Each read-out (weights and a bias) is fitted by least squares, with a tiny ridge term for stability, on
+    fit_prompts, and scored on eval_prompts (use different prompts: with width-many weights, a fit scored on
+    its own prompts would flatter itself). Use at least a few times `width` fitting prompts.
+    """
+    if fit_prompts.n != eval_prompts.n:
+        raise ValueError(f"fit and eval prompts must have the same n, got {fit_prompts.n} and {eval_prompts.n}")
+    if ridge < 0:
+        raise ValueError(f"ridge must be non-negative, got {ridge}")
+    fit = query_residuals(model, task, fit_prompts, head_mask).double()
+    test = query_residuals(model, task, eval_prompts, head_mask).double()
+    if fit.shape[1] <= fit.shape[2]:
+        raise ValueError(f"need more fitting prompts than the width ({fit.shape[2]}) to fit a read-out, got {fit.shape[1]}")
+    risks = []
+    for F_, T_ in zip(fit, test):
+        A = torch.cat([F_, torch.ones(F_.shape[0], 1, dtype=F_.dtype)], 1)
+        At = torch.cat([T_, torch.ones(T_.shape[0], 1, dtype=T_.dtype)], 1)
+        scale = A.pow(2).mean(0).clamp(min=1e-12)  # ridge relative to each feature's size
+        coef = torch.linalg.solve(A.T @ A + ridge * A.shape[0] * torch.diag(scale), A.T @ fit_prompts.target.double())
+        risks.append(((At @ coef - eval_prompts.target.double()) ** 2).mean().item())
+    return torch.tensor(risks)
