@@ -42,3 +42,15 @@ def test_no_hidden_test_text_appears_in_the_release():
     leaked = [line for line in hidden_lines if line in released]
     assert not leaked, f"hidden tests visible in course/: {leaked[:5]}"
     assert "BEGIN HIDDEN TESTS" not in released and "BEGIN SOLUTION" not in released
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_the_first_cell_announces_the_real_exercises_and_points(path):
+    cells = nbformat.read(path, 4).cells
+    announced = re.search(r"\*\*Graded exercises:\*\* (\d+) \((\d+) points?\)", cells[0].source)
+    assert announced, f"{path.name}: the first cell should say '**Graded exercises:** N (P points)'"
+    headings = re.findall(r"### Exercise (\d+) \((\d+) points?\)", "\n".join(c.source for c in cells))
+    points = sum(cell.metadata["nbgrader"]["points"] for cell in graded_cells(path))
+    assert [int(n) for n, _ in headings] == list(range(1, len(headings) + 1)), f"exercises numbered {headings}"
+    assert sum(int(p) for _, p in headings) == points, f"headings promise {headings}, the test cells give {points}"
+    assert (int(announced[1]), int(announced[2])) == (len(headings), points)
