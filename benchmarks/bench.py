@@ -51,7 +51,8 @@ def gpt2(cfg):
     from transformers import GPT2Config, GPT2Model
 
     config = GPT2Config(n_embd=cfg.width, n_layer=cfg.depth, n_head=cfg.heads, n_positions=cfg.max_len,
-                        vocab_size=1, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                        vocab_size=1, bos_token_id=None, eos_token_id=None, resid_pdrop=0.0, embd_pdrop=0.0,
+                        attn_pdrop=0.0)
     return Readout(GPT2Model(config), cfg)
 
 
