@@ -19,6 +19,7 @@ import torch
 
 from . import zoo
 from .model import Config, Transformer
+from .plots import accuracy_vs_depth
 from .tasks.depth import TASKS
 from .train import History, pick_device, seed_everything, train
 
@@ -223,27 +224,18 @@ def format_table(results):
 
 
 def plot_results(results, path=None):
-    """Accuracy against depth, one panel per task: every seed as a dot, the mean as a line, chance dashed.
-    Returns the matplotlib Figure; saves it to `path` when given."""
+    """Accuracy against depth, one panel per task (see `plots.accuracy_vs_depth`): every seed as a dot, the
+    mean as a line, chance dashed. Returns the matplotlib Figure; saves it to `path` when given."""
     from matplotlib.figure import Figure  # no pyplot: works headless, and in a notebook
 
-    summary = summarize(results)
-    tasks = [t for t in TASKS if any(k[0] == t for k in summary)]
-    fig = Figure(figsize=(3.2 * len(tasks), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(tasks), sharey=True, squeeze=False)[0]
-    for ax, task in zip(axes, tasks):
-        depths = sorted(k[1] for k in summary if k[0] == task)
+    tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
+    fig = Figure(figsize=(3.6 * len(tasks), 3.6), layout="constrained")
+    for ax, task in zip(fig.subplots(1, len(tasks), sharey=True, squeeze=False)[0], tasks):
         rows = [r for r in results if r["task"] == task]
-        ax.scatter([r["depth"] for r in rows], [r["accuracy"] for r in rows], s=18, alpha=0.5, color="C0",
-                   label="one seed")
-        ax.plot(depths, [summary[(task, d)][0] for d in depths], "o-", color="C0", label="mean over seeds")
-        ax.axhline(rows[0]["chance"], color="gray", linestyle="--", label="chance")
-        ax.set_title(task.replace("_", " "))
-        ax.set_xlabel("depth (attention layers)")
-        ax.set_xticks(depths)
-        ax.set_ylim(0, 1.05)
-    axes[0].set_ylabel("test accuracy")
-    axes[0].legend(loc="lower right", fontsize="small")
+        by_depth = {}
+        for r in rows:
+            by_depth.setdefault(r["depth"], []).append(r["accuracy"])
+        accuracy_vs_depth(by_depth, rows[0]["chance"], task.replace("_", " "), ax=ax)
     fig.suptitle("What depth buys: accuracy of attention-only transformers against depth")
     if path is not None:
         fig.savefig(path, dpi=120)

@@ -30,6 +30,7 @@ import math
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
 from . import analysis as an
@@ -183,11 +184,14 @@ def check_bar(results, task=None):
     return checks
 
 
+def _save(fig, path):
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot(results, out_dir):
     """Save the figures of the reproduction into out_dir; returns their paths."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
     paths = []
@@ -206,9 +210,7 @@ def plot(results, out_dir):
     ax.set_title("In-context sparse linear regression: transformers and baselines")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    paths.append(out_dir / "heads_risk_vs_n.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, out_dir / "heads_risk_vs_n.png"))
 
     seeds = sorted({r["seed"] for r in results["importance"]})
     if seeds:
@@ -231,9 +233,7 @@ def plot(results, out_dir):
             ax.set_title(f"seed {seed}", fontsize=9)
         fig.suptitle("Head importance: each head's share of its layer's rise in risk when masked", fontsize=10)
         fig.colorbar(im, ax=axes[0].tolist(), label="share of the layer's importance")
-        paths.append(out_dir / "heads_importance.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(fig, out_dir / "heads_importance.png"))
 
     if results["pruning"]:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -248,9 +248,7 @@ def plot(results, out_dir):
         ax.set_title("Pruning: keep all of layer 1 and the top head of each later layer")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        paths.append(out_dir / "heads_pruning.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(fig, out_dir / "heads_pruning.png"))
 
     if results["probing"]:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -272,9 +270,7 @@ def plot(results, out_dir):
         ax.set_title("Layer-wise probing beside k steps of an optimizer")
         ax.legend(fontsize=7, loc="upper right")
         fig.tight_layout()
-        paths.append(out_dir / "heads_probing.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
+        paths.append(_save(fig, out_dir / "heads_probing.png"))
     return paths
 
 
