@@ -10,6 +10,8 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 VIEWS = [
     ("part0_foundations/01_attention_from_scratch.ipynb", "width d", 4, "16", "20", "width d = 16", "width d = 20"),
     ("part1_depth/05_depth_explorer.ipynb", "depth", 1, "2", "3", "icqa, depth 2 (zoo)", "icqa, depth 3 (zoo)"),
+    ("part2_heads/02_training_and_heads_explorer.ipynb", "layers", 1, "2", "3", "L=2, H=4 (zoo", "L=3, H=4 (zoo"),
+    ("part2_heads/02_training_and_heads_explorer.ipynb", "heads", 1, "4", "8", "L=2, H=4 (zoo", "L=2, H=8 (zoo"),
 ]
 
 
@@ -23,7 +25,7 @@ def wait_for_text(page, cell, text):
 
 
 @pytest.mark.parametrize("notebook,label,presses,before,after,text_before,text_after", VIEWS,
-                         ids=[view[0].split("/")[-1] for view in VIEWS])
+                         ids=[f"{view[0].split('/')[-1]}-{view[1]}" for view in VIEWS])
 def test_slider_redraws_its_view_in_jupyterlab(tmp_path, notebook, label, presses, before, after, text_before,
                                                text_after):
     require_browser()
@@ -51,7 +53,28 @@ def test_slider_redraws_its_view_in_jupyterlab(tmp_path, notebook, label, presse
         assert cell.locator(".widget-output img").first.get_attribute("src") != image_before, "the figure did not change"
         image = cell.locator(".widget-output img").first
         page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=image.element_handle())
-        cell.scroll_into_view_if_needed()
-        page.wait_for_timeout(3000)  # a large new figure takes a moment to paint before the picture is taken
+        image.scroll_into_view_if_needed()
+        image.evaluate("img => img.decode()")  # decoded before the picture is taken, or it comes out blank
+        page.wait_for_timeout(1000)
         # The page, not the cell: an element screenshot of a tall output came back blank here.
-        page.screenshot(path=SCREENSHOTS / f"{notebook.split('/')[-1].removesuffix('.ipynb')}.png")
+        page.screenshot(path=SCREENSHOTS / f"{notebook.split('/')[-1].removesuffix('.ipynb')}-{label.replace(' ', '_')}.png")
+
+
+def test_train_live_button_trains_and_shows_the_live_model(tmp_path):
+    """The depth explorer's "Train live" button: pick a task, press it, and the view shows the model just
+    trained (memorization at depth 2 trains in about a second)."""
+    require_browser()
+    root = copy_release(RELEASE, tmp_path / "course")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with jupyter_lab(root, tmp_path) as base, chromium(tmp_path / "profile") as page:
+        open_and_run_all(page, base, "part1_depth/05_depth_explorer.ipynb")
+        button = page.locator("button.jupyter-button:has-text('Train live')").first
+        button.wait_for(state="attached", timeout=90_000)
+        cell = page.locator(".jp-Cell", has=button).first
+        wait_for_text(page, cell, "icqa, depth 2 (zoo)")
+        cell.locator(".widget-dropdown select").first.select_option("memorization")
+        wait_for_text(page, cell, "memorization, depth 2 (zoo)")
+        button.click()
+        wait_for_text(page, cell, "memorization, depth 2 (trained live)")
+        assert cell.locator(".widget-output img").count() == 1
+        page.screenshot(path=SCREENSHOTS / "05_depth_explorer-train_live.png")

@@ -54,3 +54,15 @@ def test_the_first_cell_announces_the_real_exercises_and_points(path):
     assert [int(n) for n, _ in headings] == list(range(1, len(headings) + 1)), f"exercises numbered {headings}"
     assert sum(int(p) for _, p in headings) == points, f"headings promise {headings}, the test cells give {points}"
     assert (int(announced[1]), int(announced[2])) == (len(headings), points)
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_every_test_cell_follows_an_answer_or_a_test_cell(path):
+    """nbgrader puts a deleted test cell back after the graded cell that came before it in the source, and fails
+    the whole submission when that cell is an ordinary one: so a test cell must follow an answer or a test."""
+    cells = nbformat.read(path, 4).cells
+    for before, cell in zip(cells, cells[1:]):
+        meta, before_meta = cell.metadata.get("nbgrader", {}), before.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            assert before_meta.get("grade") or before_meta.get("solution"), \
+                f"{meta['grade_id']} follows an ordinary cell ({before_meta.get('grade_id')})"

@@ -2,7 +2,7 @@
 import matplotlib.pyplot as plt
 import pytest
 
-from attnlab import depth, plots, widgets
+from attnlab import depth, heads, plots, widgets
 
 
 def test_interactive_figure_redraws_once_per_change(capsys):
@@ -43,3 +43,33 @@ def test_widgets_use_only_core_ipywidgets():
     imported = {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
     imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert imported <= {"ipywidgets", "IPython", "matplotlib", "torch"}, imported
+
+
+@pytest.mark.parametrize("layers, heads_count", [(1, 1), (3, 4), (4, 8)])
+def test_heads_view_draws_the_zoo_models_risk_and_head_shares(layers, heads_count):
+    fig = widgets.heads_view(layers, heads_count)
+    caption = fig.get_suptitle()
+    assert caption.startswith(f"L={layers}, H={heads_count} (zoo")
+    risk_axes = fig.axes[0]
+    assert len(risk_axes.get_lines()) == 1 + len(heads.METHODS)  # the transformer and every baseline
+    assert ("one head per layer" in caption) == (heads_count == 1)
+    if heads_count > 1:
+        assert len(fig.axes[1].texts) == layers * heads_count  # every head's share is written in
+    plt.close(fig)
+
+
+def test_heads_explorer_follows_its_sliders(capsys):
+    explorer = widgets.heads_explorer(layers=3, heads=4)
+    layers_slider, heads_slider = explorer.children[:2]
+    assert "L=3, H=4 (zoo" in capsys.readouterr().out
+    heads_slider.value = 1
+    assert "L=3, H=1 (zoo" in capsys.readouterr().out
+    layers_slider.value = 2
+    assert "L=2, H=1 (zoo" in capsys.readouterr().out
+    assert heads_slider.options == heads.ZOO_HEADS and (layers_slider.min, layers_slider.max) == (1, 4)
+    assert plt.get_fignums() == []
+
+
+def test_heads_view_refuses_a_shape_outside_the_zoo():
+    with pytest.raises(ValueError, match="the zoo has layers in"):
+        widgets.heads_view(5, 4)

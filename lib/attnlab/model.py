@@ -30,6 +30,10 @@ class Config:
     mlp: bool = False  # False gives the attention-only transformer of the depth paper
     layer_norm: bool = True
     causal: bool = True
+    # For the joint layout of attnlab.tasks.regression only: tokens whose last input feature is 0 are queries,
+    # and no token attends to a query but the query itself. With one query at the end this is plain causal
+    # attention; with several, one prompt carries several independent queries (more to learn from per step).
+    private_queries: bool = False
 
     def __post_init__(self):
         if (self.vocab_size is None) == (self.input_dim is None):
@@ -55,25 +59,31 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=False)  # queries, keys, values of all heads at once
         self.out = nn.Linear(cfg.width, cfg.width, bias=False)  # no bias, so a zeroed head adds exactly nothing
 
-    def forward(self, x, head_mask=None, cache=None):
+    def forward(self, x, head_mask=None, cache=None, allowed=None):
+        """allowed: None, or a (B, T, T) bool tensor, True where query i may look at key j (replaces causal)."""
         B, T, C = x.shape
         H, D = self.heads, C // self.heads
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        if head_mask is None and cache is None:
-            z = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)  # fused: nothing to look at
+        if cache is None:  # fused: nothing to look at
+            if allowed is None:
+                z = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+            else:
+                z = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
         else:
             scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, T): query i looks at key j
-            if self.causal:
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+            elif self.causal:
                 future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
                 scores = scores.masked_fill(future, float("-inf"))
             pattern = scores.softmax(dim=-1)
             z = pattern @ v  # (B, H, T, D): each head's weighted sum of values
-            if head_mask is not None:
-                z = z * head_mask.view(1, H, 1, 1)  # 0 removes the head's output
-            if cache is not None:
-                cache["pattern"].append(pattern)
-                cache["z"].append(z)
+        if head_mask is not None:
+            z = z * head_mask.view(1, H, 1, 1)  # 0 removes the head's output
+        if cache is not None:
+            cache["pattern"].append(pattern)
+            cache["z"].append(z)
         return self.out(z.transpose(1, 2).reshape(B, T, C))  # merge heads: (B, T, C)
 
 
@@ -96,8 +106,8 @@ class Block(nn.Module):
         self.norm_attn, self.attn = norm(cfg.width), Attention(cfg)
         self.norm_mlp, self.mlp = (norm(cfg.width), MLP(cfg)) if cfg.mlp else (None, None)
 
-    def forward(self, x, head_mask=None, cache=None):
-        x = x + self.attn(self.norm_attn(x), head_mask, cache)
+    def forward(self, x, head_mask=None, cache=None, allowed=None):
+        x = x + self.attn(self.norm_attn(x), head_mask, cache, allowed)
         if self.mlp is not None:
             x = x + self.mlp(self.norm_mlp(x))
         return x
@@ -131,15 +141,28 @@ class Transformer(nn.Module):
         T = self._check_input(x)
         if head_mask is not None:
             head_mask = self._check_head_mask(head_mask)
+        allowed = self._allowed(x)
         positions = torch.arange(T, device=self.pos.weight.device)
         resid = self.embed(x) + self.pos(positions)
         for layer, block in enumerate(self.blocks):
             if cache is not None:
                 cache["resid"].append(resid)
-            resid = block(resid, None if head_mask is None else head_mask[layer], cache)
+            resid = block(resid, None if head_mask is None else head_mask[layer], cache, allowed)
         if cache is not None:
             cache["resid"].append(resid)
         return self.unembed(self.norm_final(resid))
+
+    def _allowed(self, x):
+        """The attention mask of private queries (see Config), or None when plain causal attention is the same."""
+        if not (self.cfg.private_queries and self.cfg.causal and self.cfg.input_dim is not None):
+            return None
+        is_query = x[..., -1] == 0  # (B, T)
+        if int(is_query.sum(1).max()) <= 1:
+            return None
+        T = x.shape[1]
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        eye = torch.eye(T, dtype=torch.bool, device=x.device)
+        return causal & (~is_query[:, None, :] | eye)
 
     def _check_input(self, x):
         cfg = self.cfg

@@ -104,3 +104,42 @@ def layer_patterns(cache, tokens=None, example=0, axes=None, suptitle="Attention
         fig.suptitle(suptitle)
         fig.tight_layout()
     return fig or axes[0][0].figure
+
+
+def risk_vs_n(curves, ax=None, title="Excess risk against the number of examples", emphasize=()):
+    """curves: {label: (n values, risks)}. One line per label on a log scale; labels in `emphasize` (the
+    transformers) are drawn thick with markers, the baselines thin."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (ns, risks) in curves.items():
+        strong = label in emphasize
+        ax.plot(list(ns), [float(r) for r in risks], marker="o" if strong else ".", lw=2.5 if strong else 1.2,
+                label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of in-context examples n")
+    ax.set_ylabel("excess risk")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig or ax.figure
+
+
+def importance_grid(shares, ax=None, title="Each head's share of its layer's importance"):
+    """shares: (layers, heads), rows summing to 1 (see analysis.importance_shares). A heat map with the
+    numbers written in; layers are numbered from 1 as in the prose."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 3.4))
+    shares = torch.as_tensor(shares, dtype=torch.float32)
+    layers, heads = shares.shape
+    image = ax.imshow(shares.numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for layer in range(layers):
+        for head in range(heads):
+            ax.text(head, layer, f"{shares[layer, head]:.2f}", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(heads), [str(h) for h in range(heads)])
+    ax.set_yticks(range(layers), [str(layer + 1) for layer in range(layers)])
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title(title, fontsize=9)
+    ax.figure.colorbar(image, ax=ax, label="share of the layer's importance")
+    return fig or ax.figure

@@ -2,10 +2,11 @@
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
-from ipywidgets import Button, Dropdown, HBox, IntSlider, Output, VBox, interactive
+from ipywidgets import Button, Dropdown, HBox, IntSlider, Output, SelectionSlider, VBox, interactive
 
 from . import depth as study
-from .plots import accuracy_vs_depth, layer_patterns, learning_curve
+from . import heads as heads_study
+from .plots import accuracy_vs_depth, importance_grid, layer_patterns, learning_curve, risk_vs_n
 
 
 def interactive_figure(draw, **controls):
@@ -71,3 +72,38 @@ def depth_explorer(task_name="icqa", depth=2):
     train_button.on_click(train_live)
     show()
     return VBox([HBox([task_box, depth_slider, train_button]), view])
+
+
+def heads_view(layers=3, heads=4):
+    """The heads explorer's view as a plain figure, no widgets: the zoo model's excess risk against n beside
+    the tuned baselines, and each head's share of its layer's importance (the rise in risk when masked)."""
+    _, metadata = heads_study.pretrained(layers, heads)
+    task, analysis = heads_study.make_task(), metadata["analysis"]
+    fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    ns = range(len(analysis["risk_by_n"]))
+    label = f"transformer L={layers} H={heads}"
+    curves = {label: (ns, analysis["risk_by_n"]), **{m: (ns, r) for m, r in metadata["baselines"].items()}}
+    risk_vs_n(curves, left, "Excess risk against n (zoo model and tuned baselines)", emphasize=[label])
+    left.axvspan(task.s, task.d, color="0.9", zorder=0)  # the range n = s..d the course's claims average over
+    if heads > 1:
+        importance_grid(analysis["shares"], right, "Share of each layer's importance, by head")
+        tops = [max(row) for row in analysis["shares"]]
+        pattern = f"top head's share by layer: {' '.join(f'{t:.0%}' for t in tops)}"
+    else:
+        right.text(0.5, 0.5, "one head per layer:\nno heads to compare", ha="center", va="center")
+        right.set_axis_off()
+        pattern = "one head per layer"
+    m = metadata["metrics"]
+    fig.suptitle(f"L={layers}, H={heads} (zoo, {metadata['steps']} steps): mean risk over n={task.s}..{task.d} "
+                 f"{m['transformer_mean_risk']:.3f} (ridge {m['ridge_mean_risk']:.3f}, gd {m['gd_mean_risk']:.3f}, "
+                 f"lasso {m['lasso_mean_risk']:.3f}); {pattern}", fontsize=9)
+    return fig
+
+
+def heads_explorer(layers=3, heads=4):
+    """Sliders for layers (1 to 4) and heads (1, 2, 4, 8) over the zoo's Part II models."""
+    return interactive_figure(heads_view,
+                              layers=IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS),
+                                               max=max(heads_study.ZOO_LAYERS), description="layers"),
+                              heads=SelectionSlider(options=heads_study.ZOO_HEADS, value=heads, description="heads"))

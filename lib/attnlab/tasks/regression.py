@@ -11,24 +11,20 @@ target, which every prompt keeps beside the noisy y_q.
 
 Two token layouts (``layout=``):
 
-- ``"separate"`` (the default): one token per x and one per y, as in Garg et al. (2022) and paper B,
-  ``x_1, y_1, x_2, y_2, ..., x_n, y_n, x_q``; an x token is ``[x, 0, 1]`` and a y token is ``[0, ..., 0, y, 0]``
-  (input_dim = d + 2; the last feature marks x tokens, so a head can tell the two kinds apart at once).
-  The model predicts a y at every x token, so one pass gives a prediction after 0, 1, ..., n examples
-  and every prompt teaches n + 1 predictions. To use x_i * y_i the model must first pair each y_i with its
-  x_i, by position: in our runs one first-layer head did exactly that (about 85-90% of layer 1's
-  importance), and the multi-head "preprocessing" the paper finds in layer 1 appeared in layer 2. Training
-  sits on a long plateau until that pairing head forms; a curriculum (``curriculum_steps``) and a sinusoidal
-  start for the positional table shorten it from thousands of steps to a few hundred (see attnlab.heads).
-- ``"joint"``: one token per example, ``[x_i, y_i, 1]``, then the query ``[x_q, 0, 0]`` (input_dim = d + 2),
-  and the prediction is read at the query only. Each training batch draws its own number of examples in
-  0..n; the test split always uses n. Nothing needs pairing, so there is no plateau to speak of and steps
-  are cheap, but each prompt teaches one prediction. In one run (3 layers, 4 heads, 20000 steps, 210 s) all
-  four first-layer heads mattered (shares 0.26/0.11/0.22/0.41; keeping one raised the risk six-fold) and
-  layer 3 had one dominant head (0.79), but layer 2 did not (0.37/0.36/0.27/0.00) and the risk was worse
-  than with separate tokens. (An earlier study of the course saw the first-layer heads of this layout
-  turn redundant; one seed each, so both are hints.) The contrast is a lesson in how the set-up decides
-  where a mechanism sits.
+- ``"joint"`` (the course's default, see attnlab.heads): one token per example, ``[x_i, y_i, 1]``, then the query
+  ``[x_q, 0, 0]`` (input_dim = d + 2; the last feature marks examples), and the prediction is read at the
+  query. Each training batch draws its own number of examples in 0..n; the test split always uses n. With
+  ``queries=m`` a training prompt ends in m query tokens instead of one, each with its own target: a model with
+  ``Config(private_queries=True)`` lets each query see the examples and itself only, so one prompt teaches m
+  independent predictions (the test split keeps one query).
+- ``"separate"``: one token per x and one per y, as in Garg et al. (2022), ``x_1, y_1, ..., x_n, y_n, x_q``; an x
+  token is ``[x, 0, 1]`` and a y token is ``[0, ..., 0, y, 0]``. The model predicts a y at every x token, so one
+  pass gives a prediction after 0, 1, ..., n examples. To use x_i * y_i the model must first pair each y_i with
+  its x_i, by position: in our runs one first-layer head did exactly that (85-90% of layer 1's importance),
+  and the multi-head use the paper finds in layer 1 moved to layer 2. Training sits on a long plateau until
+  that pairing head forms; a curriculum (``curriculum_steps``) and a sinusoidal start for the positional table
+  shorten it from thousands of steps to a few hundred. The contrast is a lesson in how the set-up decides where
+  a mechanism sits.
 
 Plain functions (`sample_prompts`, `encode`) return the raw tensors for the baselines of
 `attnlab.baselines`; the class `SparseRegression` is a task for `attnlab.train`.
@@ -141,7 +137,7 @@ class SparseRegression:
 
     sample() returns (tokens, targets) with targets (B, P, 2): the noisy and the noise-free label at the P
     prediction positions. With the separate layout P = n + 1 (a prediction at every x token: after 0, 1, ...,
-    n examples); with the joint layout P = 1 (the query).
+    n examples); with the joint layout P = 1 (the query), or P = queries for training batches with several.
 
     loss: mean squared error against the noisy labels (``train_on="noisy"``, the faithful choice) or the
     noise-free ones (``train_on="clean"``: the same minimiser, less variance in the gradient).
@@ -154,8 +150,10 @@ class SparseRegression:
     higher_is_better = False
     metric_name = "excess risk"
 
-    def __init__(self, d=8, s=2, n=16, sigma=0.1, layout="separate", train_on="noisy", curriculum_steps=0):
+    def __init__(self, d=8, s=2, n=16, sigma=0.1, layout="separate", train_on="noisy", curriculum_steps=0, queries=1):
         _check_sizes(d, s, n, sigma)
+        if not (isinstance(queries, int) and queries >= 1) or (queries > 1 and layout != "joint"):
+            raise ValueError(f"queries must be an integer >= 1, and 1 unless layout='joint'; got {queries!r}")
         if curriculum_steps < 0:
             raise ValueError(f"curriculum_steps must be non-negative, got {curriculum_steps}")
         if n < 1:
@@ -165,14 +163,15 @@ class SparseRegression:
         if train_on not in ("noisy", "clean"):
             raise ValueError(f"train_on must be 'noisy' or 'clean', got {train_on!r}")
         self.d, self.s, self.n, self.sigma, self.layout, self.train_on = d, s, n, sigma, layout, train_on
-        self.curriculum_steps, self.train_batches = curriculum_steps, 0
+        self.curriculum_steps, self.train_batches, self.queries = curriculum_steps, 0, queries
         self.input_dim = d + 2
-        self.seq_len = 2 * n + 1 if layout == "separate" else n + 1
+        self.seq_len = 2 * n + 1 if layout == "separate" else n + queries
         self.output_dim = 1
 
     def __repr__(self):
         return (f"SparseRegression(d={self.d}, s={self.s}, n={self.n}, sigma={self.sigma}, "
-                f"layout={self.layout!r}, train_on={self.train_on!r}, curriculum_steps={self.curriculum_steps})")
+                f"layout={self.layout!r}, train_on={self.train_on!r}, curriculum_steps={self.curriculum_steps}, "
+                f"queries={self.queries})")
 
     def prompts(self, batch_size, generator=None, n=None, d_active=None):
         """Raw prompts of this task's distribution (n examples, default the task's n).
@@ -208,25 +207,42 @@ class SparseRegression:
             P = self.prompts(batch_size, generator, d_active=d_active)
             noisy = torch.cat([P.y, P.y_query[:, None]], dim=1)
             clean = torch.cat([P.clean, P.target[:, None]], dim=1)
-        else:
+        elif split == "test" or self.queries == 1:
             n = self.n if split == "test" else int(torch.randint(self.n + 1, (1,), generator=generator))
             P = self.prompts(batch_size, generator, n=n, d_active=d_active)
             noisy, clean = P.y_query[:, None], P.target[:, None]
+        else:
+            return self._multi_query(batch_size, generator, d_active)
         return encode(P, self.layout), torch.stack([noisy, clean], dim=-1)
 
-    def predictions(self, outputs):
-        """(B, P) predictions from the model's outputs (B, T, 1), at the prediction positions."""
+    def _multi_query(self, batch_size, generator, d_active):
+        """Joint layout, training: n examples then `queries` query tokens [x, 0, 0] that share the context
+        (a model with Config.private_queries keeps them from seeing one another). Targets (B, queries, 2)."""
+        m, d = self.queries, self.d
+        n = int(torch.randint(self.n + 1, (1,), generator=generator))
+        P = self.prompts(batch_size, generator, n=n + m - 1, d_active=d_active)  # the last m - 1 examples are queries
+        tokens = P.X.new_zeros(batch_size, n + m, d + 2)
+        tokens[:, :n, :d], tokens[:, :n, d], tokens[:, :n, d + 1] = P.X[:, :n], P.y[:, :n], 1.0
+        tokens[:, n:, :d] = torch.cat([P.X[:, n:], P.x_query[:, None]], 1)
+        noisy = torch.cat([P.y[:, n:], P.y_query[:, None]], 1)
+        clean = torch.cat([P.clean[:, n:], P.target[:, None]], 1)
+        return tokens, torch.stack([noisy, clean], dim=-1)
+
+    def predictions(self, outputs, targets=None):
+        """(B, P) predictions from the model's outputs (B, T, 1), at the prediction positions (for the joint
+        layout, the last P tokens, P = targets.shape[1], default 1)."""
         if self.layout == "separate":
             return outputs[:, 0::2, 0]
-        return outputs[:, -1:, 0]
+        count = 1 if targets is None else targets.shape[1]
+        return outputs[:, -count:, 0]
 
     def loss(self, outputs, targets):
         column = 0 if self.train_on == "noisy" else 1
-        return ((self.predictions(outputs) - targets[..., column]) ** 2).mean()
+        return ((self.predictions(outputs, targets) - targets[..., column]) ** 2).mean()
 
     def metric(self, outputs, targets):
-        return ((self.predictions(outputs) - targets[..., 1]) ** 2).mean().item()
+        return ((self.predictions(outputs, targets) - targets[..., 1]) ** 2).mean().item()
 
     def risk_by_position(self, outputs, targets):
         """(P,) excess risk at each prediction position (for the separate layout: after 0, 1, ..., n examples)."""
-        return ((self.predictions(outputs) - targets[..., 1]) ** 2).mean(dim=0)
+        return ((self.predictions(outputs, targets) - targets[..., 1]) ** 2).mean(dim=0)

@@ -60,11 +60,25 @@ def load(name, device="cpu"):
     return load_checkpoint(path, device)
 
 
+def _record(name, info):
+    """Write one entry into the manifest under a lock, so that rebuilds of different models can run side by
+    side (e.g. two processes with disjoint --only lists)."""
+    with open(ZOO_DIR / ".manifest.lock", "w") as lock:
+        try:
+            import fcntl  # POSIX only; on Windows, run one rebuild at a time
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:
+            pass
+        entries = manifest()
+        entries[name] = info
+        MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
+
+
 def rebuild(study=None, only=None, progress=True):
     """Train the zoo's models from scratch and rewrite their manifest entries; returns the names rebuilt."""
     if study is not None and study not in STUDIES:
         raise ValueError(f"study must be one of {sorted(STUDIES)}, got {study!r}")
-    entries, built = manifest(), []
+    built = []
     for study_name in [study] if study else sorted(STUDIES):
         module = importlib.import_module(STUDIES[study_name])
         for name, kwargs in module.zoo_recipes().items():
@@ -75,12 +89,12 @@ def rebuild(study=None, only=None, progress=True):
             path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
             path.parent.mkdir(parents=True, exist_ok=True)
             save_checkpoint(model.cpu(), path, **metadata)
-            entries[name] = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
-                             "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
-                             "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
-            MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")  # after each: a stop keeps the rest
+            entry_ = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
+                      "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
+                      "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
+            _record(name, entry_)  # after each model: a stop keeps the rest
             built.append(name)
-            print(f"{name}: {metadata['metrics']} in {entries[name]['train_seconds']} s")
+            print(f"{name}: {metadata['metrics']} in {entry_['train_seconds']} s")
     unknown = set(only or ()) - set(built)
     if unknown:
         raise ValueError(f"no zoo recipe named {', '.join(sorted(unknown))}")
