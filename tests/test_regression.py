@@ -107,3 +107,28 @@ def test_bad_arguments():
         encode(sample_prompts(2), "nope")
     with pytest.raises(ValueError):
         SparseRegression().sample(2, torch.Generator(), "validation")
+
+
+def test_several_private_queries_are_each_answered_as_if_alone():
+    """queries=m: a training prompt ends in m query tokens, each with its own target; with
+    Config(private_queries=True) and no position signal (the default's start), every query's prediction is exactly
+    the one it gets alone after the examples."""
+    task = SparseRegression(d=4, s=1, n=6, sigma=0.1, layout="joint", queries=3)
+    inputs, targets = task.sample(5, torch.Generator().manual_seed(0), "train")
+    examples = inputs.shape[1] - 3
+    assert targets.shape == (5, 3, 2) and (inputs[:, examples:, -1] == 0).all() and (inputs[:, :examples, -1] == 1).all()
+    torch.manual_seed(0)
+    model = Transformer(Config(max_len=task.seq_len, output_dim=1, input_dim=task.input_dim, width=16, depth=2,
+                               heads=2, private_queries=True)).eval()
+    with torch.no_grad():
+        model.pos.weight.zero_()  # positions would tell the queries apart: here only the masking is under test
+    together = task.predictions(model(inputs), targets)
+    alone = torch.stack([model(torch.cat([inputs[:, :examples], inputs[:, examples + q:examples + q + 1]], 1))[:, -1, 0]
+                         for q in range(3)], 1)
+    assert torch.allclose(together, alone, atol=1e-5)
+    _, cache = model.run_with_cache(inputs)  # the explicit path agrees with the fused one
+    assert torch.allclose(cache["pattern"][0][:, :, examples + 1, examples], torch.zeros(5, 2))  # no query sees another
+    test_inputs, test_targets = task.sample(5, torch.Generator().manual_seed(1), "test")
+    assert test_targets.shape == (5, 1, 2) and test_inputs.shape[1] == task.n + 1  # the test split keeps one query
+    with pytest.raises(ValueError, match="queries"):
+        SparseRegression(layout="separate", queries=2)
