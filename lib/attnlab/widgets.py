@@ -74,7 +74,7 @@ def depth_explorer(task_name="icqa", depth=2):
     return VBox([HBox([task_box, depth_slider, train_button]), view])
 
 
-def heads_view(layers=3, heads=4):
+def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     """The heads explorer's view as a plain figure, no widgets: the zoo model's excess risk against n beside
     the tuned baselines, and each head's share of its layer's importance (the rise in risk when masked)."""
     _, metadata = heads_study.pretrained(layers, heads)
@@ -101,7 +101,7 @@ def heads_view(layers=3, heads=4):
     return fig
 
 
-def heads_explorer(layers=3, heads=4):
+def heads_explorer(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     """Sliders for layers (1 to 4) and heads (1, 2, 4, 8) over the zoo's Part II models."""
     return interactive_figure(heads_view,
                               layers=IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS),
