@@ -69,7 +69,9 @@ def test_reproduce_writes_json_table_and_figure(tiny_recipes, tmp_path, capsys):
 def test_zoo_hooks_round_trip_through_a_checkpoint(tiny_recipes, tmp_path):
     from attnlab import load, save
 
-    assert set(depth.zoo_recipes()) == {f"depth/{t}_{d}" for t in TASKS for d in depth.DEPTHS}
+    no_scaffold = depth.zoo_name("in_context_template", 3, **depth.NO_SCAFFOLD)
+    assert no_scaffold == "depth/in_context_template_3_fixed_map0"
+    assert set(depth.zoo_recipes()) == {f"depth/{t}_{d}" for t in TASKS for d in depth.DEPTHS} | {no_scaffold}
     model, metadata = depth.build_zoo_model("template", 2, seed=0, progress=False)
     assert {"seed", "steps", "metrics"} <= set(metadata) and 0 <= metadata["metrics"]["accuracy"] <= 1
     save(model, tmp_path / "m.pt", **metadata)
@@ -78,3 +80,12 @@ def test_zoo_hooks_round_trip_through_a_checkpoint(tiny_recipes, tmp_path):
     assert history.step == [5] and loaded.cfg.depth == 2
     run = depth.train_run("icqa", 1, seed=0, progress=False)
     assert run.live and run.model.cfg.depth == 1
+    _, metadata = depth.build_zoo_model("in_context_template", 1, task_overrides={"fixed_map": 0}, progress=False)
+    assert metadata["task_overrides"] == {"fixed_map": 0}
+
+
+def test_task_overrides_reach_the_task(tiny_recipes):
+    assert depth.make_task("in_context_template", fixed_map=0).fixed_map == 0
+    assert depth.make_task("in_context_template").fixed_map == 0.5
+    with pytest.raises(ValueError, match="fixed_map must be"):
+        depth.train_depth_model("in_context_template", 1, 0, progress=False, fixed_map=2)

@@ -1,5 +1,6 @@
 """Part I's claims, checked on the course's pretrained models, and the zoo / live switch of the notebooks."""
 import pytest
+import torch
 
 from attnlab import depth
 
@@ -19,12 +20,7 @@ def measured():
                    for d in depth.DEPTHS} for task in depth.TASK_NAMES}
 
 
-NOT_REPRODUCED = pytest.mark.xfail(strict=True, reason="no depth learned in-context template matching in the "
-                                   "course's CPU budget (see the Part I.4 notebook); strict: a fix must be noticed")
-
-
-@pytest.mark.parametrize("task", [t if t != "in_context_template" else pytest.param(t, marks=NOT_REPRODUCED)
-                                  for t in depth.TASK_NAMES])
+@pytest.mark.parametrize("task", depth.TASK_NAMES)
 def test_zoo_models_show_the_depth_threshold(measured, task):
     accuracy, chance = measured[task], depth.make_task(task).chance
     for d, bar in BARS[task].get("at_least", {}).items():
@@ -33,6 +29,32 @@ def test_zoo_models_show_the_depth_threshold(measured, task):
         assert accuracy[d] <= chance + margin, f"{task} at depth {d}: {accuracy[d]:.3f} > chance {chance:.3f} + {margin}"
     if task == "in_context_template":
         assert accuracy[2] <= accuracy[3] - 0.25, f"depth 2 ({accuracy[2]:.3f}) not 25 points below depth 3 ({accuracy[3]:.3f})"
+
+
+def test_in_context_template_is_not_learned_without_its_scaffold():
+    """The fixed-map scaffold is what lets a model learn the task at all (see InContextTemplate)."""
+    task = depth.make_task("in_context_template")
+    plain = depth.pretrained_run("in_context_template", 3, **depth.NO_SCAFFOLD)
+    assert depth.test_accuracy(plain.model, task, seed=1) <= task.chance + 0.05
+    assert not plain.history.stopped_early
+
+
+def test_depth_3_takes_three_steps_one_per_layer():
+    """On the zoo's depth-3 model: layer 0 gathers the labels, layer 1 parses, layer 2 matches the query's
+    template; without any one layer the model is back at chance. The depth-2 model has the first two steps
+    and no layer left to match."""
+    task = depth.make_task("in_context_template")
+    prompts, labels = task.sample(500, torch.Generator().manual_seed(7), "test")
+    model = depth.pretrained_run("in_context_template", 3).model
+    shares = depth.template_circuit(model, task, prompts)
+    assert shares["labels"][0] >= 0.5 and shares["parse"][1] >= 0.8 and shares["match"][2] >= 0.6, shares
+    for layer in range(3):
+        mask = torch.ones(3, 1)
+        mask[layer] = 0
+        with torch.no_grad():
+            assert task.metric(model(prompts, head_mask=mask), labels) <= task.chance + 0.1, f"without layer {layer}"
+    two = depth.template_circuit(depth.pretrained_run("in_context_template", 2).model, task, prompts)
+    assert two["labels"][0] >= 0.3 and two["parse"][1] >= 0.8 and max(two["match"]) < 0.2, two
 
 
 def test_manifest_accuracies_are_what_the_models_score(measured):

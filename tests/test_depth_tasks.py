@@ -28,9 +28,10 @@ def test_shapes_dtypes_and_ranges(name, split):
     assert isinstance(task, ClassificationTask)
     x, y = task.sample(37, gen(), split)
     assert x.shape == (37, task.seq_len) and x.dtype == torch.int64
-    assert y.shape == (37,) and y.dtype == torch.int64
+    labels = task.query_labels(y)  # the label asked at the last position
+    assert labels.shape == (37,) and labels.dtype == torch.int64
     assert 0 <= x.min() and x.max() < task.vocab_size
-    assert 0 <= y.min() and y.max() < task.num_classes
+    assert 0 <= labels.min() and labels.max() < task.num_classes
     assert 0 < task.chance < 1
 
 
@@ -46,7 +47,7 @@ def test_seeding(name):
 def test_labels_are_uniform(name):
     """No class is more likely than another, so no constant guess beats chance."""
     task = TASKS[name]()
-    _, y = task.sample(30_000, gen(3), "test")
+    y = task.query_labels(task.sample(30_000, gen(3), "test")[1])
     frequencies = torch.bincount(y, minlength=task.num_classes).float() / len(y)
     assert (frequencies - 1 / task.num_classes).abs().max() < 0.015, frequencies
     assert task.chance >= 1 / task.num_classes
@@ -113,37 +114,87 @@ def test_template_label_follows_the_equal_token_pattern_and_test_tokens_are_unse
 
 
 def blocks_of(task, x):
-    """(B, 19) in-context template prompts -> (B, 4, 5): three (sequence, label) blocks, then the query
+    """(B, 5 k + 4) in-context template prompts -> (B, k + 1, 5): k (sequence, label) blocks, then the query
     (its label slot padded with -1)."""
     padded = torch.cat([x, torch.full((len(x), 1), -1)], dim=1)
-    return padded.view(-1, task.num_templates + 1, 5)
+    return padded.view(len(x), task.num_examples + 1, 5)
 
 
-def test_in_context_template_label_is_the_one_the_context_gave_the_query_template():
-    task = InContextTemplate(num_tokens=10)
-    x, y = task.sample(1000, gen(), "train")
-    assert task.seq_len == 19 and x.shape == (1000, 19)
+def parsed(task, x):
+    """(templates (B, k + 1), context labels (B, k)) of in-context template prompts."""
     blocks = blocks_of(task, x)
-    templates = torch.stack([template_of(blocks[:, i, :4]) for i in range(4)], dim=1)  # (B, 4)
-    assert (templates[:, :3].sort(1).values == torch.arange(3)).all()  # each template once in context
-    labels = blocks[:, :3, 4] - task.label_offset
-    assert (labels.sort(1).values == torch.arange(3)).all()  # each label once
-    fillers = blocks[:, :, :4].flatten(1)
+    templates = torch.stack([template_of(blocks[:, i, :4]) for i in range(task.num_examples + 1)], dim=1)
+    return templates, blocks[:, :-1, 4] - task.label_offset
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_in_context_template_label_is_the_one_the_context_gave_the_query_template(split):
+    task = InContextTemplate(num_examples=5, num_tokens=14)
+    x, y = task.sample(1000, gen(), split)
+    k = task.num_examples
+    assert task.seq_len == 5 * k + 4 and x.shape == (1000, 5 * k + 4) and y.shape == (1000, k + 1)
+    templates, labels = parsed(task, x)
+    assert all(set(row) == {0, 1, 2} for row in templates[:, :k].tolist())  # every template in the context
+    fillers = blocks_of(task, x)[:, :, :4].flatten(1)
     assert (fillers < task.num_tokens).all()
-    assert all(len(set(row)) == 8 for row in fillers.tolist())  # 8 distinct fillers: 2 per sequence
-    slot = (templates[:, :3] == templates[:, 3:]).float().argmax(1)
-    assert torch.equal(y, labels.gather(1, slot[:, None]).squeeze(1))
+    assert all(len(set(row)) == 2 * (k + 1) for row in fillers.tolist())  # 2 distinct fillers per sequence
+    # one map per prompt: examples of the same template carry the same label
+    same_template = templates[:, :k, None] == templates[:, None, :k]
+    assert ((labels[:, :, None] == labels[:, None, :]) | ~same_template).all()
+    slot = (templates[:, :k] == templates[:, k:]).float().argmax(1)
+    assert torch.equal(task.query_labels(y), labels.gather(1, slot[:, None]).squeeze(1))
     # the template-to-label map really changes from prompt to prompt
-    label_of_aabb = labels.gather(1, (templates[:, :3] == 0).float().argmax(1, keepdim=True)).squeeze(1)
+    label_of_aabb = labels.gather(1, (templates[:, :k] == 0).float().argmax(1, keepdim=True)).squeeze(1)
     assert len(set(label_of_aabb.tolist())) == 3
     assert task.chance == 1 / 3
 
 
+def test_in_context_template_asks_every_example_whose_template_was_shown_before():
+    task = InContextTemplate(fixed_map=0)
+    for split in ("train", "test"):
+        x, y = task.sample(500, gen(), split)
+        templates, labels = parsed(task, x)
+        for b in range(len(x)):
+            for i in range(task.num_examples):
+                shown = templates[b, i].item() in templates[b, :i].tolist()
+                assert y[b, i].item() == (labels[b, i].item() if shown else task.IGNORE)
+
+
+def test_the_fixed_map_scaffold_is_for_training_only():
+    fixed = torch.tensor([0, 1, 2])  # AABB -> 0, ABAB -> 1, ABBA -> 2
+    task = InContextTemplate(fixed_map=1)
+    x, y = task.sample(300, gen(), "train")
+    templates, labels = parsed(task, x)
+    assert torch.equal(labels, fixed[templates[:, :-1]]) and (y != task.IGNORE).all()  # every example answered
+    x, y = task.sample(3000, gen(), "test")  # the test split always draws a fresh map
+    templates, labels = parsed(task, x)
+    uses_fixed = (labels == fixed[templates[:, :-1]]).all(1).float().mean().item()
+    assert uses_fixed == pytest.approx(1 / 6, abs=0.03)  # a random permutation of 3 is the fixed one 1 time in 6
+    half = InContextTemplate(fixed_map=0.5)
+    templates, labels = parsed(half, half.sample(3000, gen(), "train")[0])
+    assert (labels == fixed[templates[:, :-1]]).all(1).float().mean().item() == pytest.approx(0.5 + 0.5 / 6, abs=0.03)
+
+
+def test_in_context_template_loss_counts_the_answerable_examples_only():
+    task = InContextTemplate()
+    x, y = task.sample(64, gen(), "test")
+    positions = task.answer_positions()
+    assert (x[:, positions[:-1] + 1] >= task.label_offset).all()  # each asked position is followed by its label
+    outputs = torch.randn(64, task.seq_len, 3)
+    answerable = y != task.IGNORE
+    expected = torch.nn.functional.cross_entropy(outputs[:, positions][answerable], y[answerable])
+    assert torch.allclose(task.loss(outputs, y), expected)
+    moved = outputs.clone()
+    moved[:, positions[0] + 1] += 100  # a position where nothing is asked
+    assert torch.allclose(task.loss(moved, y), expected)
+    assert task.metric(outputs, y) == (outputs[:, -1].argmax(-1) == y[:, -1]).float().mean().item()
+
+
 def test_in_context_template_can_hold_out_tokens():
-    task = InContextTemplate(num_tokens=10, num_test_tokens=8)
+    task = InContextTemplate(num_tokens=14, num_test_tokens=14)
     fillers = blocks_of(task, task.sample(500, gen(), "test")[0])[:, :, :4]
-    assert (fillers >= 10).all() and (fillers < 18).all()
-    assert (blocks_of(task, task.sample(500, gen(), "train")[0])[:, :, :4] < 10).all()
+    assert (fillers >= 14).all() and (fillers < 28).all()
+    assert (blocks_of(task, task.sample(500, gen(), "train")[0])[:, :, :4] < 14).all()
 
 
 @pytest.mark.parametrize("make", [
@@ -154,8 +205,11 @@ def test_in_context_template_can_hold_out_tokens():
     lambda: InContextQA(num_pairs=8, vocab_size=4),
     lambda: TemplateMatching(num_train_tokens=1),
     lambda: TemplateMatching(num_test_tokens=1.5),
-    lambda: InContextTemplate(num_tokens=7),
+    lambda: InContextTemplate(num_tokens=13),
     lambda: InContextTemplate(num_test_tokens=3),
+    lambda: InContextTemplate(num_examples=2),
+    lambda: InContextTemplate(fixed_map=1.5),
+    lambda: InContextTemplate(fixed_map=True),
 ])
 def test_bad_arguments_raise_clear_errors(make):
     with pytest.raises(ValueError, match="must|only"):

@@ -40,7 +40,7 @@ def depth_view(task_name="icqa", depth=2, run=None):
     layer_patterns(cache, tokens=example[0].tolist(), axes=bottom.subplots(depth, heads, squeeze=False))
     source = "trained live" if run.live else "zoo"
     caption = (f"{task_name}, depth {depth} ({source}): test accuracy {run.accuracy:.1%}, chance {task.chance:.1%}; "
-               f"example {example[0].tolist()} -> label {label.item()}")
+               f"example {example[0].tolist()} -> label {task.query_labels(label).item()}")
     fig.suptitle(caption, fontsize=9)
     return fig
 

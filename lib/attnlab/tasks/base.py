@@ -15,8 +15,14 @@ class ClassificationTask:
     higher_is_better = True
     metric_name = "accuracy"
 
+    def query_labels(self, targets):
+        """The label asked at the last position, one per prompt: the targets themselves, unless a task also
+        asks for labels at other positions (see InContextTemplate)."""
+        return targets
+
     def loss(self, outputs, targets):
         return F.cross_entropy(outputs[:, -1], targets)
 
     def metric(self, outputs, targets):
-        return (outputs[:, -1].argmax(-1) == targets).float().mean().item()
+        """Accuracy of the answer read at the last position."""
+        return (outputs[:, -1].argmax(-1) == self.query_labels(targets)).float().mean().item()

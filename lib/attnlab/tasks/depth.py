@@ -5,7 +5,7 @@
 | SequenceClassification   | memorization              | 1: store a map from sequences to labels        |
 | InContextQA              | reasoning                 | 2: copy each question to its answer, then match |
 | TemplateMatching         | generalization            | 2: parse where equal tokens sit, then read it  |
-| InContextTemplate        | contextual generalization | 3: parse, copy labels to templates, then match |
+| InContextTemplate        | contextual generalization | 3: copy the labels, parse, then match          |
 
 Every task is a classification read at the last position (see `ClassificationTask`): the label is a class
 index in [0, num_classes). The generators are the course's own, in the spirit of the paper; three choices
@@ -16,9 +16,13 @@ make the depth threshold a property of the task and not of luck:
   with the earlier ones (one layer would then parse the template); its test tokens are never seen in training;
 - in-context QA draws questions and answers from one vocabulary, so that one layer cannot test a fixed
   slot by softmax competition (see `InContextQA`); the answers of a prompt are distinct, so chance is exact.
+One more choice makes in-context template matching learnable at all: a training scaffold (a fixed map in
+some training prompts, never in test ones), and a label asked at the end of every example, not only the
+query's (its targets are (batch, k + 1); `query_labels` picks the query's). See `InContextTemplate`.
 Each class documents its layout and its chance level.
 """
 import torch
+import torch.nn.functional as F
 
 from .base import ClassificationTask, check_split
 
@@ -178,36 +182,53 @@ class TemplateMatching(ClassificationTask):
 class InContextTemplate(ClassificationTask):
     """Contextual generalization: in-context template matching.
 
-    Prompt (length 5 n + 4, n = 3 templates): ``s_1 L_1  s_2 L_2  s_3 L_3  s``. Each s_i is four tokens
-    filling a template with its own two tokens (the 8 filler tokens of a prompt are distinct, drawn from
-    [0, num_tokens), so equal tokens only ever sit inside one sequence); every template AABB, ABAB, ABBA
-    appears once in the context, in a random order, and L_i is its label token. Which label goes with which
-    template is a random permutation, drawn afresh for every prompt. The query s fills one of the templates
-    with fresh tokens, and its last token is the last position, where the answer is read. The label is the
-    class in [0, 3) of the label token the context gave that template (label token minus label_offset).
-    Without reading the context the three labels are equally likely: `chance` = 1/3.
+    Prompt (length 5 k + 4, k = num_examples): ``s_1 L_1  s_2 L_2  ...  s_k L_k  s``. Each s_i is four
+    tokens filling a template with its own two tokens (the 2 (k + 1) filler tokens of a prompt are
+    distinct, drawn from [0, num_tokens), so equal tokens only ever sit inside one sequence), and L_i is the
+    label token that the prompt's template-to-label map gives its template. The map is a random permutation,
+    drawn afresh for every prompt. Every template appears in the context at least once (in a random order,
+    the other k - 3 examples drawing their templates at random), so all three labels are shown. The query s
+    fills one of the templates with fresh tokens; its last token is the last position, where the answer is
+    read: the class in [0, 3) of the label token the context gave that template (label token minus
+    label_offset). Without reading the context the three labels are equally likely: `chance` = 1/3.
+
+    Targets are (batch, k + 1): the label of every example, asked at the example's last token, as a language
+    model would be trained to answer at every example. An example whose template the prompt has not shown
+    before cannot be answered from the context, so its target is IGNORE; the last column, the query's, always
+    has an answer (`query_labels`), and it is what the accuracy counts.
+
+    fixed_map, a training scaffold: in this share of the *training* prompts the map is the fixed one
+    (AABB -> 0, ABAB -> 1, ABBA -> 2), and every example of them is answered. Three steps must compose
+    (parse, copy the parse onto the label, match), and none pays off alone, so from scratch the gradient
+    finds none of them (measured: chance at every depth without the scaffold). The fixed map pays for
+    parsing alone, which starts the first layer; copy and match follow. The test split never uses it, so the
+    accuracy measures the in-context rule only; and a model that had learned only the fixed map scores chance.
 
     The prompt ends on the query's own last token, not on a fixed "=": the last position may parse its own
     sequence at once (one layer), but the labels must still learn their templates (parse, then copy: two
-    layers) before the query can match them (a third). An "=" would add a copy for the query to the
-    path, which made training far slower without changing the depth needed.
-
-    num_test_tokens >= 8 keeps train and test filler tokens disjoint (test fillers are
-    [num_tokens, num_tokens + num_test_tokens)); by default both splits share the tokens, since what must
-    generalize here is the template-to-label map, which is new in every prompt.
+    layers) before the query can match them (a third). num_test_tokens >= 2 (k + 1) keeps train and test
+    filler tokens disjoint (test fillers are [num_tokens, num_tokens + num_test_tokens)); by default both
+    splits share the tokens, since what must generalize here is the map, which is new in every prompt.
     """
 
-    def __init__(self, num_tokens=32, num_test_tokens=0):
-        _check_int("num_tokens", num_tokens, 8)  # a prompt uses 8 distinct filler tokens
+    IGNORE = -100  # the target of an example that cannot be answered yet (cross_entropy's ignore_index)
+
+    def __init__(self, num_examples=6, num_tokens=32, num_test_tokens=0, fixed_map=0.5):
+        _check_int("num_examples", num_examples, len(TEMPLATES))  # every template must appear in the context
+        fillers = 2 * (num_examples + 1)  # a prompt's distinct filler tokens
+        _check_int("num_tokens", num_tokens, fillers)
         _check_int("num_test_tokens", num_test_tokens, 0)
-        if 0 < num_test_tokens < 8:
-            raise ValueError("num_test_tokens must be 0 (both splits share the tokens) or at least 8 (a prompt "
-                             f"uses 8 distinct filler tokens), got {num_test_tokens}")
-        self.num_tokens, self.num_test_tokens = num_tokens, num_test_tokens
+        if 0 < num_test_tokens < fillers:
+            raise ValueError(f"num_test_tokens must be 0 (both splits share the tokens) or at least {fillers} (a "
+                             f"prompt uses {fillers} distinct filler tokens), got {num_test_tokens}")
+        if isinstance(fixed_map, bool) or not isinstance(fixed_map, (int, float)) or not 0 <= fixed_map <= 1:
+            raise ValueError(f"fixed_map must be a share between 0 and 1, got {fixed_map!r}")
+        self.num_examples, self.num_tokens, self.num_test_tokens = num_examples, num_tokens, num_test_tokens
+        self.fixed_map = fixed_map
         self.num_templates = len(TEMPLATES)
         self.label_offset = num_tokens + num_test_tokens  # label tokens: label_offset + 0, 1, 2
         self.vocab_size = self.label_offset + self.num_templates
-        self.seq_len = 5 * self.num_templates + 4
+        self.seq_len = 5 * num_examples + 4
         self.num_classes = self.num_templates
         self.chance = 1 / self.num_templates
 
@@ -218,21 +239,41 @@ class InContextTemplate(ClassificationTask):
             return range(self.num_tokens, self.num_tokens + self.num_test_tokens)
         return range(0, self.num_tokens)
 
+    def answer_positions(self):
+        """The positions where the labels are asked: the last token of every example, the query's last."""
+        return torch.arange(self.num_examples + 1) * 5 + 3
+
     def sample(self, batch_size, generator, split="train"):
         tokens = self.tokens(split)
         _check_batch(batch_size)
-        B, n = batch_size, self.num_templates
+        B, k, n = batch_size, self.num_examples, self.num_templates
         label_of = _random_permutations(B, n, generator)  # label_of[b, t]: the label of template t
-        order = _random_permutations(B, n, generator)  # the templates of the context, in order
-        query_template = torch.randint(n, (B,), generator=generator)
-        templates = torch.cat([order, query_template[:, None]], dim=1)  # (B, n + 1)
-        fillers = _random_permutations(B, len(tokens), generator)[:, :2 * (n + 1)] + tokens.start
-        a, b = fillers[:, 0::2], fillers[:, 1::2]  # (B, n + 1) each: all 2 (n + 1) fillers distinct
-        filled = _fill(TEMPLATES[templates], a, b)  # (B, n + 1, 4)
-        context_labels = label_of.gather(1, order) + self.label_offset  # (B, n)
-        context = torch.cat([filled[:, :n], context_labels[:, :, None]], dim=2).reshape(B, 5 * n)
-        prompt = torch.cat([context, filled[:, n]], dim=1)
-        return prompt, label_of.gather(1, query_template[:, None]).squeeze(1)
+        if split == "train" and self.fixed_map:
+            fixed = torch.rand(B, generator=generator) < self.fixed_map
+            label_of = torch.where(fixed[:, None], torch.arange(n), label_of)
+        else:
+            fixed = torch.zeros(B, dtype=torch.bool)
+        # the context: every template once, then k - n random ones, all in a random order; then the query
+        context = torch.cat([_random_permutations(B, n, generator), torch.randint(n, (B, k - n), generator=generator)], 1)
+        context = context.gather(1, _random_permutations(B, k, generator))
+        templates = torch.cat([context, torch.randint(n, (B, 1), generator=generator)], dim=1)  # (B, k + 1)
+        fillers = _random_permutations(B, len(tokens), generator)[:, :2 * (k + 1)] + tokens.start
+        a, b = fillers[:, 0::2], fillers[:, 1::2]  # (B, k + 1) each: all 2 (k + 1) fillers distinct
+        filled = _fill(TEMPLATES[templates], a, b)  # (B, k + 1, 4)
+        labels = label_of.gather(1, templates)  # (B, k + 1)
+        label_tokens = labels[:, :k, None] + self.label_offset
+        prompt = torch.cat([torch.cat([filled[:, :k], label_tokens], dim=2).reshape(B, 5 * k), filled[:, k]], dim=1)
+        shown = F.one_hot(templates, n).cumsum(1) > F.one_hot(templates, n)  # (B, k + 1, n): shown before
+        answerable = shown.gather(2, templates[:, :, None]).squeeze(2) | fixed[:, None]
+        return prompt, torch.where(answerable, labels, self.IGNORE)
+
+    def query_labels(self, targets):
+        return targets[:, -1]
+
+    def loss(self, outputs, targets):
+        """Cross-entropy at every example's last token, over the examples that can be answered."""
+        answers = outputs[:, self.answer_positions()]  # (B, k + 1, classes)
+        return F.cross_entropy(answers.flatten(0, 1), targets.flatten(), ignore_index=self.IGNORE)
 
 
 # The four tasks of Part I by name, each with its default arguments.
