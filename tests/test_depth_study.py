@@ -57,6 +57,14 @@ def test_depth_3_takes_three_steps_one_per_layer():
     assert two["labels"][0] >= 0.3 and two["parse"][1] >= 0.8 and max(two["match"]) < 0.2, two
 
 
+def test_template_circuit_says_what_it_reads():
+    model = depth.pretrained_run("in_context_template", 3).model
+    with pytest.raises(ValueError, match="InContextTemplate"):
+        depth.template_circuit(model, depth.make_task("icqa"), torch.zeros(1, 9, dtype=torch.long))
+    with pytest.raises(ValueError, match="prompts must have shape"):
+        depth.template_circuit(model, depth.make_task("in_context_template"), torch.zeros(1, 9, dtype=torch.long))
+
+
 def test_manifest_accuracies_are_what_the_models_score(measured):
     for task in depth.TASK_NAMES:
         for d, recorded in depth.zoo_accuracies(task).items():

@@ -20,7 +20,7 @@ import torch
 from . import zoo
 from .model import Config, Transformer
 from .plots import accuracy_vs_depth
-from .tasks.depth import TASKS
+from .tasks.depth import TASKS, InContextTemplate
 from .train import History, pick_device, seed_everything, train
 
 TASK_NAMES = tuple(TASKS)  # memorization, icqa, template, in_context_template
@@ -300,6 +300,11 @@ def template_circuit(model, task, prompts):
 
     Returns {step: [share in layer 0, share in layer 1, ...]}, so that each step's layer can be read off.
     """
+    if not isinstance(task, InContextTemplate):
+        raise ValueError(f"template_circuit reads in-context template prompts: task must be an InContextTemplate, "
+                         f"got {type(task).__name__}")
+    if prompts.dim() != 2 or prompts.shape[1] != task.seq_len:
+        raise ValueError(f"prompts must have shape (batch, {task.seq_len}), got {tuple(prompts.shape)}")
     _, cache = model.run_with_cache(prompts)
     ends = task.answer_positions()  # the last token of every example, then the query's
     rows = torch.arange(len(prompts))

@@ -39,8 +39,8 @@ def depth_view(task_name="icqa", depth=2, run=None):
     learning_curve(run.history, label=f"depth {depth}", chance=task.chance, ax=right)
     layer_patterns(cache, tokens=example[0].tolist(), axes=bottom.subplots(depth, heads, squeeze=False))
     source = "trained live" if run.live else "zoo"
-    caption = (f"{task_name}, depth {depth} ({source}): test accuracy {run.accuracy:.1%}, chance {task.chance:.1%}; "
-               f"example {example[0].tolist()} -> label {task.query_labels(label).item()}")
+    caption = (f"{task_name}, depth {depth} ({source}): test accuracy {run.accuracy:.1%}, chance {task.chance:.1%};\n"
+               f"example {' '.join(map(str, example[0].tolist()))} -> label {task.query_labels(label).item()}")
     fig.suptitle(caption, fontsize=9)
     return fig
 
