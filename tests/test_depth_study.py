@@ -57,6 +57,37 @@ def test_depth_3_takes_three_steps_one_per_layer():
     assert two["labels"][0] >= 0.3 and two["parse"][1] >= 0.8 and max(two["match"]) < 0.2, two
 
 
+def test_depth_3_reads_the_answer_from_the_label_summaries_at_the_matched_examples():
+    """Notebook I.4's patching: run prompts with layer 0's output (the label summaries) taken from the same
+    prompts with their labels renamed; the answer follows the summaries at the other positions, not the
+    query's own."""
+    task = depth.make_task("in_context_template")
+    model = depth.pretrained_run("in_context_template", 3).model
+    prompts, labels = task.sample(2000, torch.Generator().manual_seed(11), "test")
+    is_label = prompts >= task.label_offset
+    renamed = torch.where(is_label, (prompts - task.label_offset + 1) % 3 + task.label_offset, prompts)
+    renamed_answer = (task.query_labels(labels) + 1) % 3
+    captured = {}
+    hook = model.blocks[0].attn.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
+    with torch.no_grad():
+        model(renamed)
+    hook.remove()
+
+    def follows_renamed(positions):
+        def patch(module, inputs, output):
+            output = output.clone()
+            output[:, positions] = captured["out"][:, positions]
+            return output
+        handle = model.blocks[0].attn.register_forward_hook(patch)
+        with torch.no_grad():
+            answer = model(prompts)[:, -1].argmax(-1)
+        handle.remove()
+        return (answer == renamed_answer).float().mean().item()
+
+    last = task.seq_len - 1
+    assert follows_renamed(list(range(last))) >= 0.6 and follows_renamed([last]) <= 0.3
+
+
 def test_template_circuit_says_what_it_reads():
     model = depth.pretrained_run("in_context_template", 3).model
     with pytest.raises(ValueError, match="InContextTemplate"):
