@@ -200,7 +200,7 @@ class InContextTemplate(ClassificationTask):
     fixed_map, a training scaffold: in this share of the *training* prompts the map is the fixed one
     (AABB -> 0, ABAB -> 1, ABBA -> 2), and every example of them is answered. Three steps must compose
     (parse, copy the parse onto the label, match), and none pays off alone, so from scratch the gradient
-    finds none of them (measured: chance at every depth without the scaffold). The fixed map pays for
+    finds none of them (measured: chance at depths 3 and 4 without the scaffold). The fixed map pays for
     parsing alone, which starts the first layer; copy and match follow. The test split never uses it, so the
     accuracy measures the in-context rule only; and a model that had learned only the fixed map scores chance.
 
@@ -263,7 +263,8 @@ class InContextTemplate(ClassificationTask):
         labels = label_of.gather(1, templates)  # (B, k + 1)
         label_tokens = labels[:, :k, None] + self.label_offset
         prompt = torch.cat([torch.cat([filled[:, :k], label_tokens], dim=2).reshape(B, 5 * k), filled[:, k]], dim=1)
-        shown = F.one_hot(templates, n).cumsum(1) > F.one_hot(templates, n)  # (B, k + 1, n): shown before
+        seen = F.one_hot(templates, n)  # (B, k + 1, n)
+        shown = seen.cumsum(1) > seen  # shown[b, i, t]: template t appeared before example i
         answerable = shown.gather(2, templates[:, :, None]).squeeze(2) | fixed[:, None]
         return prompt, torch.where(answerable, labels, self.IGNORE)
 
