@@ -132,32 +132,62 @@ def test_heads_pipeline_pieces(tmp_path):
     from attnlab import heads
 
     task = heads.make_task(n=6)
-    model, history, _ = heads.train_heads_model(2, 2, seed=0, progress=False, task=task, steps=30, eval_every=30)
-    assert len(history.metric) == 1 and model.cfg.depth == 2
-    result = heads.analyse(model, task, seed=0, num_prompts=300)
-    assert len(result["risk_by_n"]) == 7 and len(result["probing"]) == 3
-    assert set(result["pruning"]) == {"full", "pruned", "first_layer_one_head"}
-    with pytest.raises(ValueError):
-        heads.train_heads_model(0, 2, progress=False)
-    with pytest.raises(ValueError):
+    run = heads.train_run(2, 2, seed=0, progress=False, task=task, training=dict(steps=30, eval_every=30))
+    assert len(run.history.metric) == 1 and run.layers == 2 and run.label == "linear L=2 H=2"
+    result = heads.analyse(run.model, task, seed=0, num_prompts=300)
+    assert len(result.risk_by_n) == 7 and len(result.probing) == 3
+    assert set(result.pruning) == {"full", "pruned", "first_layer_one_head"}
+    with pytest.raises(ValueError, match="layers and heads must be at least 1"):
+        heads.train_run(0, 2, progress=False)
+    with pytest.raises(ValueError, match=r"training takes keys of heads.TRAINING"):
+        heads.train_run(2, 2, progress=False, training=dict(width=8))
+    with pytest.raises(ValueError, match="give at least one seed"):
         heads.reproduce([], tmp_path)
-    # a fake result in the reproduction's format: the checks and the plots run on it
+
+
+def fake_reproduction(transformer_scale=0.5, later_top=0.8):
+    """Rows in the reproduction's format for one seed, with the transformer's risk curve scaled by
+    transformer_scale (ridge's is 1 / (n + 1)) and each later layer's top head at later_top of its layer."""
+    from attnlab import heads
+
     L, H = heads.LAYERS, heads.HEADS
     fake = {"kind": "heads", "risk": [], "importance": [], "pruning": [], "probing": [], "probing_reference": []}
-    for n in range(17):
-        for method, value in (("transformer", 0.5 / (n + 1)), ("ridge", 1 / (n + 1)), ("gd", 1.1 / (n + 1)),
-                              ("preprocess_gd", 0.8 / (n + 1)), ("lasso", 0.3 / (n + 1)), ("oracle", 0.1 / (n + 1))):
-            lh = (L, H) if method == "transformer" else (None, None)
-            fake["risk"].append({"method": method, "layers": lh[0], "heads": lh[1], "seed": 0, "n": n, "risk": value})
+    curves = {("transformer", "linear"): transformer_scale, ("transformer", "softmax"): 0.9, ("ridge", None): 1,
+              ("gd", None): 1.1, ("preprocess_gd", None): 0.8, ("lasso", None): 0.6, ("oracle", None): 0.1}
+    for n in range(heads.TASK["n"] + 1):
+        for (method, attention), scale in curves.items():
+            shape = {"attention": attention, "layers": L, "heads": H} if attention else {"layers": None, "heads": None}
+            fake["risk"].append({"method": method, **shape, "seed": 0, "n": n, "risk": scale / (n + 1)})
     for layer in range(L):
         for head in range(H):
-            value = 0.1 if layer == 0 else (0.8 if head == 0 else 0.01)
-            fake["importance"].append({"layers": L, "heads": H, "seed": 0, "layer": layer, "head": head, "importance": value})
-    for variant, value in (("full", 0.1), ("pruned", 0.105), ("single_head_model", 0.3), ("first_layer_one_head", 0.5)):
+            value = 0.1 if layer == 0 else (later_top if head == 0 else (1 - later_top) / (H - 1))
+            fake["importance"].append({"attention": "linear", "layers": L, "heads": H, "seed": 0, "layer": layer,
+                                       "head": head, "importance": value})
+    for variant, value in (("full", 0.1), ("pruned", 0.105), ("first_layer_one_head", 0.5)):
         fake["pruning"].append({"layers": L, "heads": H, "seed": 0, "variant": variant, "risk": value})
-    for layer in range(L + 1):
-        fake["probing"].append({"layers": L, "heads": H, "seed": 0, "layer": layer, "risk": 1.0 / (layer + 1)})
-    checks = heads.check_bar(fake)
-    assert checks and all(holds for _, holds, _ in checks), checks
-    paths = heads.plot(fake, tmp_path)
+    for attention in ("linear", "softmax"):
+        for layer in range(L + 1):
+            fake["probing"].append({"attention": attention, "layers": L, "heads": H, "seed": 0, "layer": layer,
+                                    "risk": 1.0 / (layer + 1)})
+    return fake
+
+
+def test_the_claims_follow_the_numbers_they_rest_on(tmp_path):
+    """check_bar on rows built to pass every claim, then on rows that break one claim each: exactly that claim
+    fails, and summarize counts it. The figures draw from the same rows."""
+    from attnlab import heads
+
+    claims = heads.check_bar(fake_reproduction())[0]
+    assert claims and all(c.holds for c in claims), [c for c in claims if not c.holds]
+    text = {c.text: c for c in claims}
+    worse = heads.check_bar(fake_reproduction(transformer_scale=0.7))[0]  # above the Lasso (0.6), below ridge
+    failed = [c.text for c in worse if not c.holds]
+    assert len(failed) == 1 and failed[0].startswith("the transformer's mean risk over n = 1..4 is below"), failed
+    spread = heads.check_bar(fake_reproduction(later_top=0.4))[0]
+    assert [c.text for c in spread if not c.holds] == ["each later layer: the top head carries at least 60%"]
+    summary = {row[0]: row[1:] for row in heads.summarize({0: claims, 1: spread})}
+    held, count, median, worst = summary["each later layer: the top head carries at least 60%"]
+    assert (held, count) == (1, 2) and worst == pytest.approx(0.4) and median == pytest.approx(0.6)
+    assert text["the transformer is below ridge at n = d = 4"].value == pytest.approx(0.5)
+    paths = heads.plot(fake_reproduction(), tmp_path)
     assert len(paths) == 4 and all(p.exists() for p in paths)

@@ -6,12 +6,13 @@ from course import RELEASE, ROOT
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
-# notebook, slider label, arrow presses, readout before and after, text the view prints before and after
+# notebook, slider label, arrow presses (negative: to the left), readout before and after, text the view prints
+# before and after
 VIEWS = [
     ("part0_foundations/01_attention_from_scratch.ipynb", "width d", 4, "16", "20", "width d = 16", "width d = 20"),
     ("part1_depth/05_depth_explorer.ipynb", "depth", 1, "2", "3", "icqa, depth 2 (zoo)", "icqa, depth 3 (zoo)"),
-    ("part2_heads/02_training_and_heads_explorer.ipynb", "layers", 1, "2", "3", "L=2, H=4 (zoo", "L=3, H=4 (zoo"),
-    ("part2_heads/02_training_and_heads_explorer.ipynb", "heads", 1, "4", "8", "L=2, H=4 (zoo", "L=2, H=8 (zoo"),
+    ("part2_heads/02_training_and_heads_explorer.ipynb", "layers", 1, "3", "4", "L=3, H=8 (zoo", "L=4, H=8 (zoo"),
+    ("part2_heads/02_training_and_heads_explorer.ipynb", "heads", -1, "8", "4", "L=3, H=8 (zoo", "L=3, H=4 (zoo"),
 ]
 
 
@@ -45,8 +46,8 @@ def test_slider_redraws_its_view_in_jupyterlab(tmp_path, notebook, label, presse
 
         handle = slider.locator(".noUi-handle")
         handle.focus()
-        for _ in range(presses):
-            handle.press("ArrowRight")
+        for _ in range(abs(presses)):
+            handle.press("ArrowRight" if presses > 0 else "ArrowLeft")
         wait_for_text(page, cell, text_after)
         assert slider.locator(".widget-readout").text_content().strip() == after
         assert cell.locator(".widget-output img").count() == 1

@@ -64,16 +64,55 @@ def test_causal_mask_hides_the_future_and_full_mask_does_not():
     assert not torch.allclose(full(x)[:, :-1], full(y)[:, :-1])
 
 
+@pytest.mark.parametrize("attention", ["softmax", "linear"])
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("make", [token_model, vector_model])
-def test_fused_and_explicit_paths_agree(make, causal):
-    model = make(causal=causal)
+def test_fused_and_explicit_paths_agree(make, causal, attention):
+    model = make(causal=causal, attention=attention)
     x = tokens() if make is token_model else torch.randn(3, 7, 6)
     fused = model(x)
     explicit, _ = model.run_with_cache(x)
     all_heads = torch.ones(model.cfg.depth, model.cfg.heads)
     torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fused, model(x, head_mask=all_heads), atol=1e-5, rtol=1e-5)
+
+
+def test_linear_attention_averages_score_times_value_over_the_visible_keys():
+    """Config(attention="linear"): head output z_i = (1/N_i) sum_j (q_i . k_j / sqrt(D)) v_j, with N_i the number
+    of keys query i may see (i + 1 under a causal mask, T without)."""
+    for causal in (True, False):
+        model = vector_model(attention="linear", causal=causal, depth=1, mlp=False)
+        x = torch.randn(3, 7, 6)
+        _, cache = model.run_with_cache(x)
+        attn = model.blocks[0].attn
+        q, k, v = attn.qkv(model.blocks[0].norm_attn(cache["resid"][0])).split(32, dim=2)
+        q, k, v = (t.view(3, 7, 2, 16).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(-2, -1) / 16 ** 0.5
+        visible = torch.ones(7, 7).tril() if causal else torch.ones(7, 7)
+        expected = (scores * visible / visible.sum(-1, keepdim=True)) @ v
+        torch.testing.assert_close(cache["z"][0], expected)
+        torch.testing.assert_close(model(x), model.run_with_cache(x)[0])  # forward and the cache agree
+
+
+def test_full_context_private_queries_see_every_example_and_no_query():
+    """causal=False with private queries: each token sees every example, before or after it; no token sees a
+    query, except a query itself under softmax (which needs a key). Changing a query changes no other output."""
+    x = torch.randn(2, 7, 6)
+    x[..., -1] = 1.0
+    x[:, 4:, -1] = 0.0  # tokens 4, 5, 6 are queries
+    for attention in ("softmax", "linear"):
+        model = vector_model(attention=attention, causal=False, private_queries=True)
+        _, cache = model.run_with_cache(x)
+        pattern = cache["pattern"][0]  # (B, H, T, T)
+        queries_seen = pattern[..., 4:] * (1 - torch.eye(7)[:, 4:])  # attention on a query, other than itself
+        assert queries_seen.abs().max() == 0
+        assert (pattern[:, :, 0, 1:4].abs() > 0).all()  # the first example sees later examples
+        assert (pattern[:, :, 4:, 4:].diagonal(dim1=-2, dim2=-1) != 0).all() == (attention == "softmax")
+        torch.testing.assert_close(model(x), model.run_with_cache(x)[0], atol=1e-5, rtol=1e-5)  # fused = explicit
+        y = x.clone()
+        y[:, 5, :-1] += 1.0
+        changed = (model(x) - model(y)).abs().amax(dim=(0, 2))
+        assert changed[5] > 0 and changed[[0, 1, 2, 3, 4, 6]].max() < 1e-6
 
 
 def test_head_mask_removes_exactly_that_heads_contribution():
@@ -117,6 +156,7 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
     (dict(vocab_size=None), "exactly one of vocab_size"),
     (dict(input_dim=4), "exactly one of vocab_size"),
     (dict(max_len=0), "max_len must be at least 1"),
+    (dict(attention="relu"), r"attention must be one of \('softmax', 'linear'\)"),
 ])
 def test_bad_config_says_what_is_allowed(settings, message):
     base = dict(max_len=10, output_dim=5, vocab_size=12, width=32, depth=2, heads=4)

@@ -109,17 +109,18 @@ def test_bad_arguments():
         SparseRegression().sample(2, torch.Generator(), "validation")
 
 
-def test_several_private_queries_are_each_answered_as_if_alone():
+@pytest.mark.parametrize("attention,causal", [("softmax", True), ("softmax", False), ("linear", True), ("linear", False)])
+def test_several_private_queries_are_each_answered_as_if_alone(attention, causal):
     """queries=m: a training prompt ends in m query tokens, each with its own target; with
     Config(private_queries=True) and no position signal (the default's start), every query's prediction is exactly
-    the one it gets alone after the examples."""
+    the one it gets alone after the examples, with causal or full-context attention, softmax or linear."""
     task = SparseRegression(d=4, s=1, n=6, sigma=0.1, layout="joint", queries=3)
     inputs, targets = task.sample(5, torch.Generator().manual_seed(0), "train")
     examples = inputs.shape[1] - 3
     assert targets.shape == (5, 3, 2) and (inputs[:, examples:, -1] == 0).all() and (inputs[:, :examples, -1] == 1).all()
     torch.manual_seed(0)
     model = Transformer(Config(max_len=task.seq_len, output_dim=1, input_dim=task.input_dim, width=16, depth=2,
-                               heads=2, private_queries=True)).eval()
+                               heads=2, private_queries=True, attention=attention, causal=causal)).eval()
     with torch.no_grad():
         model.pos.weight.zero_()  # positions would tell the queries apart: here only the masking is under test
     together = task.predictions(model(inputs), targets)

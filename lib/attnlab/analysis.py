@@ -2,7 +2,8 @@
 
 - `risk_by_n`: the model's excess risk after 0, 1, ..., n examples (optionally with heads masked).
 - `head_importance`: the rise in risk when one head is removed (masked to zero), for every layer and head;
-  `importance_shares` turns it into each head's share of its layer's total.
+  `importance_shares` turns it into each head's share of its layer's total. `head_effect`: how much removing
+  one head moves the predictions, whether or not the head helps.
 - `pruning_mask` / `pruning_risks`: keep chosen heads only. Variants: ``full``; ``pruned`` (every head of
   layer 1, the top head of each later layer); ``first_layer_one_head`` (the top head of every layer, layer 1
   included: the pruned model minus all but one first-layer head). Any other (layers, heads) 0/1 mask works
@@ -71,21 +72,31 @@ def mean_risk(model, task, prompts, head_mask=None, n_values=None):
     return curve[n_values].mean().item()
 
 
-def _full_mask(model):
-    return torch.ones(model.cfg.depth, model.cfg.heads)
+def _per_head(model, measure):
+    """(layers, heads): measure(head_mask) with that one head masked, all others kept."""
+    L, H = model.cfg.depth, model.cfg.heads
+    values = torch.zeros(L, H)
+    for layer in range(L):
+        for head in range(H):
+            mask = torch.ones(L, H)
+            mask[layer, head] = 0
+            values[layer, head] = measure(mask)
+    return values
 
 
 def head_importance(model, task, prompts, n_values=None):
     """(layers, heads): the rise in mean risk when that one head is masked, all others kept."""
     base = mean_risk(model, task, prompts, None, n_values)
-    L, H = model.cfg.depth, model.cfg.heads
-    importance = torch.zeros(L, H)
-    for layer in range(L):
-        for head in range(H):
-            mask = _full_mask(model)
-            mask[layer, head] = 0
-            importance[layer, head] = mean_risk(model, task, prompts, mask, n_values) - base
-    return importance
+    return _per_head(model, lambda mask: mean_risk(model, task, prompts, mask, n_values) - base)
+
+
+def head_effect(model, task, prompts, n_values=None):
+    """(layers, heads): how much the predictions move when that one head is masked, all others kept: the mean
+    squared change, averaged over n_values (default 1..n). Unlike `head_importance` it does not ask whether the
+    head helps, only whether the model uses it: a head that is never read has effect 0."""
+    n_values = list(range(1, prompts.n + 1)) if n_values is None else list(n_values)
+    base, _ = predict_by_n(model, task, prompts)
+    return _per_head(model, lambda mask: ((predict_by_n(model, task, prompts, mask)[0] - base)[:, n_values] ** 2).mean())
 
 
 def importance_shares(importance):

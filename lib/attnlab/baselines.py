@@ -16,6 +16,11 @@ label of each query, (B,). They work on any n >= 0 (with no examples they predic
   the power are the course's choice. Power 0 is plain gradient descent, so the tuned version can only match or
   beat it on the tuning prompts.)
 
+- `correlation_gd`: the preprocess-then-optimize algorithm that a linear-attention transformer can compute
+  exactly (`attnlab.construction` writes it into weights): k steps of gradient descent from zero with one fixed
+  step size lr, preconditioned coordinate-wise by the signed correlations c = X^T y / n,
+  w <- w + lr * (alpha + beta * c^2) * X^T (y - X w) / n. beta = 0 is plain fixed-step gradient descent.
+
 `tune` picks each method's hyperparameters (ridge lambda, step size, lasso lambda, power) on held-out
 prompts, separately for each n; `risk_curves` tunes and then measures every method on fresh prompts.
 """
@@ -168,6 +173,12 @@ def oracle(X, y, x_query, support, lam=1e-6):
     return _predict(ridge_weights(X * mask[:, None, :], y, lam) * mask, x_query)
 
 
+def correlations(X, y):
+    """(B, d) the correlation of each coordinate with the label, c_j = (1/n) sum_i x_ij y_i (0 with no examples)."""
+    n = X.shape[1]
+    return (X.transpose(1, 2) @ y[..., None])[..., 0] / max(n, 1)
+
+
 def preprocess_weights(X, y, power=1.0):
     """(B, d) the reweighting a_j = (c_j / max_k c_k)^power from the correlations c_j = |(1/n) sum_i x_ij y_i|."""
     if power < 0:
@@ -175,7 +186,7 @@ def preprocess_weights(X, y, power=1.0):
     B, n, d = X.shape
     if n == 0:
         return X.new_ones(B, d)
-    c = ((X * y[..., None]).mean(1)).abs()
+    c = correlations(X, y).abs()
     top = c.amax(dim=1, keepdim=True)
     return (c / torch.where(top > 0, top, torch.ones_like(top))) ** power
 
@@ -188,6 +199,27 @@ def preprocess_gd(X, y, x_query, steps=3, lr=1.0, power=1.0):
     return _predict(v * a, x_query)
 
 
+def correlation_gd(X, y, x_query, steps=3, lr=0.1, beta=1.0, alpha=1.0):
+    """k steps of fixed-step gradient descent preconditioned by alpha + beta * c^2 (c: `correlations`), (B,).
+
+    Every operation is a sum over the examples of products, which is what linear attention computes, so a
+    transformer can run it exactly: see `attnlab.construction`. No step is rescaled per prompt, so too large a
+    lr or beta diverges on the prompts whose curvature or correlations are large.
+    """
+    _check(X, y, x_query)
+    if steps < 0:
+        raise ValueError(f"steps must be non-negative, got {steps}")
+    B, n, d = X.shape
+    w = X.new_zeros(B, d)
+    if n == 0:
+        return _predict(w, x_query)
+    preconditioner = alpha + beta * correlations(X, y) ** 2  # (B, d)
+    for _ in range(steps):
+        residual = y - (X @ w[..., None])[..., 0]  # (B, n)
+        w = w + lr * preconditioner * (X.transpose(1, 2) @ residual[..., None])[..., 0] / n
+    return _predict(w, x_query)
+
+
 # Each method: the function, and the grid its hyperparameters are tuned on.
 GRIDS = {
     "ridge": {"lam": [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0]},
@@ -195,8 +227,11 @@ GRIDS = {
     "lasso": {"lam": [0.003, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0]},
     "oracle": {"lam": [1e-6, 0.01, 0.03, 0.1, 0.3]},
     "preprocess_gd": {"lr": [0.4, 0.7, 1.0, 1.3, 1.6, 1.8, 1.95], "power": [0.0, 0.5, 1.0, 2.0, 3.0]},
+    "correlation_gd": {"lr": [0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0],
+                       "beta": [0.0, 0.01, 0.03, 0.1, 0.3, 1.0]},
 }
-METHODS = {"ridge": ridge, "gd": gd, "lasso": lasso, "oracle": oracle, "preprocess_gd": preprocess_gd}
+METHODS = {"ridge": ridge, "gd": gd, "lasso": lasso, "oracle": oracle, "preprocess_gd": preprocess_gd,
+           "correlation_gd": correlation_gd}
 
 
 def predict(method, prompts, **params):

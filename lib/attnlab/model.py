@@ -4,7 +4,7 @@ One model serves the whole course:
 - tokens in (``vocab_size``) for the depth tasks of Part I, or real vectors in (``input_dim``) for the
   in-context regression of Part II;
 - any depth, any number of heads that divides the width, attention-only or with an MLP, with or
-  without layer norm, causal or full attention;
+  without layer norm, causal or full attention, softmax or linear attention;
 - ``run_with_cache`` returns every layer's attention pattern and residual stream, and ``head_mask``
   removes chosen heads. The vocabulary (pattern, z, resid) is TransformerLens's.
 
@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+ATTENTIONS = ("softmax", "linear")
 
 
 @dataclass
@@ -31,9 +34,14 @@ class Config:
     layer_norm: bool = True
     causal: bool = True
     # For the joint layout of attnlab.tasks.regression only: tokens whose last input feature is 0 are queries,
-    # and no token attends to a query but the query itself. With one query at the end this is plain causal
-    # attention; with several, one prompt carries several independent queries (more to learn from per step).
+    # and no token attends to a query, except a query to itself under softmax attention (a softmax needs at least
+    # one key). So one prompt can carry several independent queries (more to learn from per step). With
+    # causal=False every token sees every example ("full context"), as in the theory of linear attention.
     private_queries: bool = False
+    # "softmax": weights softmax(q.k / sqrt(D)) over the visible keys. "linear": weights q.k / sqrt(D) with no
+    # softmax, divided by the number of visible keys, so a head's output is a plain average of score * value:
+    # the attention of the in-context-learning theory, where one head can take one gradient step.
+    attention: str = "softmax"
 
     def __post_init__(self):
         if (self.vocab_size is None) == (self.input_dim is None):
@@ -46,6 +54,8 @@ class Config:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 when given, got {value}")
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
         if self.width % self.heads:
             raise ValueError(f"heads must divide width: width={self.width} is not a multiple of heads={self.heads}")
 
@@ -55,7 +65,7 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: Config):
         super().__init__()
-        self.heads, self.causal = cfg.heads, cfg.causal
+        self.heads, self.causal, self.linear = cfg.heads, cfg.causal, cfg.attention == "linear"
         self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=False)  # queries, keys, values of all heads at once
         self.out = nn.Linear(cfg.width, cfg.width, bias=False)  # no bias, so a zeroed head adds exactly nothing
 
@@ -65,19 +75,13 @@ class Attention(nn.Module):
         H, D = self.heads, C // self.heads
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        if cache is None:  # fused: nothing to look at
+        if cache is None and not self.linear:  # fused softmax: nothing to look at
             if allowed is None:
                 z = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
             else:
                 z = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed[:, None])
         else:
-            scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, T): query i looks at key j
-            if allowed is not None:
-                scores = scores.masked_fill(~allowed[:, None], float("-inf"))
-            elif self.causal:
-                future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
-                scores = scores.masked_fill(future, float("-inf"))
-            pattern = scores.softmax(dim=-1)
+            pattern = self._pattern(q @ k.transpose(-2, -1) / math.sqrt(D), allowed)  # (B, H, T, T)
             z = pattern @ v  # (B, H, T, D): each head's weighted sum of values
         if head_mask is not None:
             z = z * head_mask.view(1, H, 1, 1)  # 0 removes the head's output
@@ -85,6 +89,19 @@ class Attention(nn.Module):
             cache["pattern"].append(pattern)
             cache["z"].append(z)
         return self.out(z.transpose(1, 2).reshape(B, T, C))  # merge heads: (B, T, C)
+
+    def _pattern(self, scores, allowed):
+        """The weights of query i on key j, from scores (B, H, T, T): softmax, or linear (see Config)."""
+        T = scores.shape[-1]
+        if allowed is None:
+            allowed = torch.ones(T, T, dtype=torch.bool, device=scores.device)
+            if self.causal:
+                allowed = allowed.tril()
+        allowed = allowed if allowed.dim() == 2 else allowed[:, None]  # (T, T) or (B, 1, T, T)
+        if self.linear:  # an average over the visible keys; over none (a query with no examples) it is 0
+            visible = allowed.sum(-1, keepdim=True).clamp(min=1)
+            return scores * allowed / visible
+        return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
 
 
 class MLP(nn.Module):
@@ -153,16 +170,22 @@ class Transformer(nn.Module):
         return self.unembed(self.norm_final(resid))
 
     def _allowed(self, x):
-        """The attention mask of private queries (see Config), or None when plain causal attention is the same."""
-        if not (self.cfg.private_queries and self.cfg.causal and self.cfg.input_dim is not None):
+        """The attention mask of private queries (see Config), or None when the plain mask is the same."""
+        cfg = self.cfg
+        if not (cfg.private_queries and cfg.input_dim is not None):
             return None
         is_query = x[..., -1] == 0  # (B, T)
-        if int(is_query.sum(1).max()) <= 1:
+        softmax = cfg.attention == "softmax"
+        if softmax and cfg.causal and int(is_query.sum(1).max()) <= 1:  # one query, at the end: plain causal
             return None
         T = x.shape[1]
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        eye = torch.eye(T, dtype=torch.bool, device=x.device)
-        return causal & (~is_query[:, None, :] | eye)
+        allowed = ~is_query[:, None, :]  # (B, 1, T): every example is a key
+        if softmax:
+            allowed = allowed | torch.eye(T, dtype=torch.bool, device=x.device)
+        allowed = allowed.expand(-1, T, -1)
+        if cfg.causal:
+            allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        return allowed
 
     def _check_input(self, x):
         cfg = self.cfg
@@ -187,9 +210,6 @@ class Transformer(nn.Module):
         if tuple(head_mask.shape) != expected:
             raise ValueError(f"head_mask must have shape (layers, heads) = {expected}, got {tuple(head_mask.shape)}")
         return head_mask
-
-    def num_parameters(self):
-        return sum(p.numel() for p in self.parameters())
 
 
 def save(model: Transformer, path, **metadata):

@@ -143,3 +143,41 @@ def importance_grid(shares, ax=None, title="Each head's share of its layer's imp
     ax.set_title(title, fontsize=9)
     ax.figure.colorbar(image, ax=ax, label="share of the layer's importance")
     return fig or ax.figure
+
+
+def pruning_bars(risks, ax=None, title="Pruning: keep all of layer 1 and the top head of each later layer",
+                 ylabel="mean excess risk"):
+    """risks: {group label (a seed, a model): {variant: risk}}. Grouped bars, one group per variant."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+    variants = list(dict.fromkeys(v for by_variant in risks.values() for v in by_variant))
+    width = 0.8 / max(1, len(risks))
+    for i, (label, by_variant) in enumerate(risks.items()):
+        ax.bar([j + i * width for j in range(len(variants))], [by_variant.get(v, float("nan")) for v in variants],
+               width=width, label=str(label))
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(variants))], [v.replace("_", " ") for v in variants],
+                  fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return fig or ax.figure
+
+
+def probe_beside_optimizers(probes, references=None, ax=None, n=None,
+                            title="Layer-wise probing beside k steps of an optimizer"):
+    """probes: {label: risk entering each layer (the last reads the output)}; references: {method: (ks, risks)}.
+    Both on one log axis whose x is the layer l or the number of steps k."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    for label, risks in probes.items():
+        ax.plot(range(len(risks)), risks, marker="o", lw=2, label=f"probe after l layers: {label}")
+    for (method, (ks, risks)), style in zip((references or {}).items(), ("--", ":", "-.")):
+        ax.plot(ks, risks, style, color="k", marker=".", label=f"{method} after k steps")
+    ax.set_yscale("log")
+    ax.set_xlabel("layers l / optimizer steps k")
+    ax.set_ylabel("excess risk" + ("" if n is None else f" at n = {n}"))
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    return fig or ax.figure

@@ -77,27 +77,25 @@ def depth_explorer(task_name="icqa", depth=2):
 def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     """The heads explorer's view as a plain figure, no widgets: the zoo model's excess risk against n beside
     the tuned baselines, and each head's share of its layer's importance (the rise in risk when masked)."""
-    _, metadata = heads_study.pretrained(layers, heads)
-    task, analysis = heads_study.make_task(), metadata["analysis"]
+    run = heads_study.pretrained(layers, heads)
+    task, analysis = run.task, run.analysis
     fig = plt.figure(figsize=(11, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[1.4, 1])
-    ns = range(len(analysis["risk_by_n"]))
-    label = f"transformer L={layers} H={heads}"
-    curves = {label: (ns, analysis["risk_by_n"]), **{m: (ns, r) for m, r in metadata["baselines"].items()}}
-    risk_vs_n(curves, left, "Excess risk against n (zoo model and tuned baselines)", emphasize=[label])
+    ns = range(len(analysis.risk_by_n))
+    curves = {run.label: (ns, analysis.risk_by_n), **{m: (ns, r) for m, r in run.baselines.items()}}
+    risk_vs_n(curves, left, "Excess risk against n (zoo model and tuned baselines)", emphasize=[run.label])
     left.axvspan(task.s, task.d, color="0.9", zorder=0)  # the range n = s..d the course's claims average over
     if heads > 1:
-        importance_grid(analysis["shares"], right, "Share of each layer's importance, by head")
-        tops = [max(row) for row in analysis["shares"]]
-        pattern = f"top head's share by layer: {' '.join(f'{t:.0%}' for t in tops)}"
+        importance_grid(analysis.shares, right, "Share of each layer's importance, by head")
+        pattern = f"top head's share by layer: {' '.join(f'{max(row):.0%}' for row in analysis.shares)}"
     else:
         right.text(0.5, 0.5, "one head per layer:\nno heads to compare", ha="center", va="center")
         right.set_axis_off()
         pattern = "one head per layer"
-    m = metadata["metrics"]
-    fig.suptitle(f"L={layers}, H={heads} (zoo, {metadata['steps']} steps): mean risk over n={task.s}..{task.d} "
-                 f"{m['transformer_mean_risk']:.3f} (ridge {m['ridge_mean_risk']:.3f}, gd {m['gd_mean_risk']:.3f}, "
-                 f"lasso {m['lasso_mean_risk']:.3f}); {pattern}", fontsize=9)
+    m = run.mean_risks()
+    fig.suptitle(f"L={layers}, H={heads} (zoo, {run.history.step[-1]} steps): mean risk over n={task.s}..{task.d} "
+                 f"{m['transformer']:.3f} (ridge {m['ridge']:.3f}, gd {m['gd']:.3f}, lasso {m['lasso']:.3f}); "
+                 f"{pattern}", fontsize=9)
     return fig
 
 
