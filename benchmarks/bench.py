@@ -327,7 +327,7 @@ def part2_run(contender, reference, cap_s, seed=0):
     watch = Stopwatch(reference, False, cap_s)
     timed = TimedTask(task, watch)
     try:
-        if contender == "ours":  # heads.train_heads_model's call, with ridge's risk as the early-stopping target
+        if contender == "ours":  # heads.train_run's call, with ridge's risk as the early-stopping target
             train(model, timed, seed=seed, progress=False, target=reference, **heads.TRAINING)
         else:
             train_garg(model, timed, eval_every=heads.TRAINING["eval_every"], eval_size=TRAIN_DEFAULTS["eval_size"],

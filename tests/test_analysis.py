@@ -163,6 +163,9 @@ def fake_reproduction(transformer_scale=0.5, later_top=0.8):
             value = 0.1 if layer == 0 else (later_top if head == 0 else (1 - later_top) / (H - 1))
             fake["importance"].append({"attention": "linear", "layers": L, "heads": H, "seed": 0, "layer": layer,
                                        "head": head, "importance": value})
+            # the softmax contrast's rows, which the claims about the default model must not read
+            fake["importance"].append({"attention": "softmax", "layers": L, "heads": H, "seed": 0, "layer": layer,
+                                       "head": head, "importance": 1.0 if head == 0 else 0.0})
     for variant, value in (("full", 0.1), ("pruned", 0.105), ("first_layer_one_head", 0.5)):
         fake["pruning"].append({"layers": L, "heads": H, "seed": 0, "variant": variant, "risk": value})
     for attention in ("linear", "softmax"):

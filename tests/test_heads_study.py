@@ -1,48 +1,36 @@
-"""Part II's claims, measured afresh on the course's pretrained default model (seed 0), and the zoo switch.
+"""Part II's claims, measured afresh on the course's pretrained default model (seed 0), on the hand-built
+construction, and the zoo switch.
 
-Each claim of paper B that the course checks is one test. A claim that does not hold at this scale is a
-strict xfail that says so: if a better set-up makes it hold, the test fails until this file (and the
-notebooks' prose) are updated.
+Each claim of paper B that the course checks is one test. A claim that does not hold is a strict xfail that
+says what was measured (on the zoo's model and over ten seeds): if a better set-up makes it hold, the test
+fails until this file, the notebooks' prose and the README are updated.
 """
 import pytest
 import torch
 
-from attnlab import baselines, heads
+from attnlab import analysis as an
+from attnlab import baselines as bl
+from attnlab import construction, heads
 
-# The claims that did not hold on the committed default model, with what was measured (see the Part II.3
-# notebook and the README's "Reproducing the science").
+# The claims that do not hold for the trained default model, with what `python -m attnlab.reproduce heads
+# --seeds 0-9` measured (see the Part II.3 notebook and the README's "Reproducing the science").
 NOT_AT_THIS_SCALE = {
-    "pruned within 10% of the full model":
-        "the later layer spreads its work over several heads: keeping only its top head raised the risk 2.4-2.8x "
-        "in every seed (0.83-1.01 against 0.34-0.36)",
-    "the transformer's mean risk over n = s..d is below tuned ridge and tuned gd":
-        "0.48-0.52 against ridge 0.39-0.41 and gd 0.42-0.44 in every seed: 10000 steps on a CPU are far from enough "
-        "for the model to exploit sparsity",
-    "the transformer is below ridge at n = d": "0.27-0.29 against 0.10-0.12 in every seed",
+    "each later layer: the top head carries at least 60%":
+        "the later layers spread their work over several heads: the top head of each later layer carried at least "
+        "60% in none of ten seeds (the smaller of the two top shares: median 0.27, 0.21 to 0.31)",
+    "pruned within 10% of the full model": "keeping only the top head of each later layer raised the risk 2.9 to 24 "
+                                           "times (median 8.9) in every one of ten seeds",
 }
 
 
 @pytest.fixture(scope="module")
 def measured():
-    """The reproduction's measurements (heads.analyse, seed 0's prompts), taken afresh on the zoo's models."""
-    task = heads.make_task()
-    model, metadata = heads.pretrained(heads.LAYERS, heads.HEADS)
-    single, _ = heads.pretrained(heads.LAYERS, 1)
-    result = heads.analyse(model, task, seed=0)
-    pruning = {**result["pruning"], "single_head_model": heads.analyse(single, task, seed=0)["mean_risk"]}
-    claims = heads.mechanism_claims(result["shares"], pruning, result["probing"])
-    curves = baselines.risk_curves(task.d, task.s, task.sigma, range(task.n + 1), methods=("ridge", "gd"),
-                                   steps=heads.GD_STEPS, num_tune=2000, num_eval=heads.EVAL_PROMPTS, seed=7)
-    risk = result["risk_by_n"]
-    n_values = range(task.s, task.d + 1)
-    mean = lambda curve: sum(curve[n] for n in n_values) / len(n_values)  # noqa: E731
-    ridge, gd = curves["ridge"]["risk"], curves["gd"]["risk"]
-    claims.append(("the transformer's mean risk over n = s..d is below tuned ridge and tuned gd",
-                   mean(risk) < mean(ridge) and mean(risk) < mean(gd),
-                   f"{mean(risk):.3f} vs ridge {mean(ridge):.3f}, gd {mean(gd):.3f}"))
-    claims.append(("the transformer is below ridge at n = d", risk[task.d] < ridge[task.d],
-                   f"{risk[task.d]:.3f} vs {ridge[task.d]:.3f}"))
-    return {claim: (holds, detail) for claim, holds, detail in claims}, result, metadata
+    """The reproduction's measurements (heads.analyse, seed 0's prompts) and claims, on the zoo's default model."""
+    run = heads.pretrained()
+    result = heads.analyse(run.model, run.task, seed=0)
+    claims = heads.mechanism_claims(result.shares, result.pruning, result.probing)
+    claims += heads.risk_claims(result.risk_by_n, heads.baseline_curves(run.task, seed=0), run.task)
+    return {c.text: c for c in claims}, result, run
 
 
 CLAIMS = [
@@ -51,8 +39,9 @@ CLAIMS = [
     "pruned within 10% of the full model",
     "one head in layer 1 raises the risk by 30% or more",
     "the probe's risk falls from each layer to the next",
-    "the transformer's mean risk over n = s..d is below tuned ridge and tuned gd",
-    "the transformer is below ridge at n = d",
+    "the transformer's mean risk over n = 1..4 is below tuned ridge, gd and Lasso",
+    "the transformer is below ridge at n = d = 4",
+    "preprocess_gd (k = 10) is below gd and ridge averaged over n = 1..3",
 ]
 
 
@@ -65,29 +54,92 @@ def _param(claim):
 @pytest.mark.parametrize("claim", [_param(c) for c in CLAIMS])
 def test_paper_b_claim_on_the_default_model(measured, claim):
     claims, _, _ = measured
-    holds, detail = claims[claim]
-    assert holds, f"{claim}: {detail}"
+    assert claim in claims, sorted(claims)
+    assert claims[claim].holds, f"{claim}: {claims[claim].detail}"
 
 
 def test_the_default_model_learns_in_context(measured):
     """Whatever the claims, the model must use the examples: its risk falls far below 1 (knowing nothing)."""
-    _, result, _ = measured
-    risk, task = result["risk_by_n"], heads.make_task()
-    assert risk[0] > 0.8 and risk[task.n] < 0.2 * risk[0], [round(r, 3) for r in risk]
+    _, result, run = measured
+    assert result.risk_by_n[0] > 0.8 and result.risk_by_n[run.task.n] < 0.2 * result.risk_by_n[0], result.risk_by_n
+
+
+def test_the_softmax_contrast_is_worse_than_the_linear_default(measured):
+    _, result, run = measured
+    soft = heads.pretrained(attention="softmax")
+    mean = lambda curve: sum(curve[n] for n in heads.claim_range(run.task)) / len(heads.claim_range(run.task))  # noqa
+    assert mean(soft.analysis.risk_by_n) > 1.2 * mean(result.risk_by_n)
 
 
 def test_the_explorer_shows_what_the_model_does(measured):
     """The numbers stored with the zoo model, which the heads explorer draws, are the model's own."""
-    _, result, metadata = measured
-    stored = metadata["analysis"]
-    assert torch.allclose(torch.tensor(stored["risk_by_n"]), torch.tensor(result["risk_by_n"]), atol=1e-4)
-    assert torch.allclose(torch.tensor(stored["shares"]), torch.tensor(result["shares"]), atol=1e-3)
+    _, result, run = measured
+    assert torch.allclose(torch.tensor(run.analysis.risk_by_n), torch.tensor(result.risk_by_n), atol=1e-4)
+    assert torch.allclose(torch.tensor(run.analysis.shares), torch.tensor(result.shares), atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def built():
+    task = heads.make_task()
+    return task, heads.construction_risks(task, seed=0, steps=heads.LAYERS - 1, num_tune=1000, num_eval=2000)
+
+
+def test_the_construction_is_exact_and_has_the_pattern_by_design():
+    task = heads.make_task()
+    assert heads.construction_exactness(task, seed=0, steps=heads.LAYERS - 1) < 1e-6
+    model = construction.build(task.d, heads.LAYERS - 1, lr=0.07, beta=heads.DESIGN_BETA, max_len=task.seq_len)
+    P = task.prompts(500, torch.Generator().manual_seed(0))
+    shares = an.importance_shares(an.head_effect(model, task, P, heads.claim_range(task)))
+    assert (shares[0] > 0.05).all() and (shares[1:].max(1).values == 1).all()
+
+
+def test_the_reproduction_records_the_construction():
+    """The "construction" entry of the reproduction's JSON, with every key it promises."""
+    study = heads.construction_study(heads.make_task(), seed=0, steps=2, num_prompts=400)
+    assert {"max_abs_diff", "risk", "importance", "pruning", "effect", "design"} <= set(study)
+    assert study["max_abs_diff"] < 1e-6
+    assert {r["method"] for r in study["risk"]} >= {"construction", "gd", "ridge"}
+    assert {r["n"] for r in study["risk"]} == set(range(1, 4))  # s <= n < d
+    assert len(study["importance"]) == 3 * 4 and set(study["importance"][0]) == {"layer", "head", "importance"}
+    assert set(study["pruning"]) == {"full", "pruned", "first_layer_one_head"}
+
+
+def _mean(table, method):
+    rows = [r["risk"] for r in table["risk"] if r["method"] == method]
+    return sum(rows) / len(rows)
+
+
+@pytest.mark.xfail(strict=True, reason="tuned per n, the construction picks beta = 0 and is fixed-step gd (mean "
+                                       "risk 0.65 over n = 1..3, against the library's gd 0.59 and ridge 0.51, "
+                                       "seed 0): its reweighting needs a division, which a transformer only has "
+                                       "in layer norm")
+def test_the_construction_beats_gd_and_ridge_with_the_same_steps(built):
+    _, table = built
+    ours = _mean(table, "construction")
+    assert ours < _mean(table, "gd") and ours < _mean(table, "ridge") and ours < _mean(table, "fixed_step_gd")
+
+
+def test_the_tuned_construction_is_never_worse_than_fixed_step_gd(built):
+    """beta = 0 is in its grid, so tuning can only pick something at least as good on the tuning prompts."""
+    _, table = built
+    assert _mean(table, "construction") <= _mean(table, "fixed_step_gd") + 0.02
+
+
+def test_layer1_reweighting_reads_the_construction_exactly():
+    """The read-out of layer 1's output recovers x * c exactly from the construction, and not from a model whose
+    first layer writes something else (an untrained one)."""
+    task = heads.make_task()
+    model = construction.build(task.d, 1, lr=0.1, beta=0.1, max_len=task.seq_len)
+    scores = heads.layer1_reweighting(model, task, seed=0, num_prompts=500)
+    assert scores["x * c"] > 0.999
+    untrained = heads.make_model(task, seed=0)
+    assert heads.layer1_reweighting(untrained, task, seed=0, num_prompts=500)["x * c"] < 0.9
 
 
 def test_grading_always_takes_the_zoo(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    _, history = heads.default_model(live=True)  # would train for minutes if it did not take the zoo
-    assert history.step[-1] == heads.zoo.entry(heads.zoo_name(heads.LAYERS, heads.HEADS))["steps"]
+    run = heads.default_model(live=True)  # would train for minutes if it did not take the zoo
+    assert not run.live and run.history.step[-1] == heads.zoo.entry(heads.zoo_name(heads.LAYERS, heads.HEADS))["steps"]
 
 
 def test_the_zoo_holds_every_shape_of_the_explorer():
@@ -95,6 +147,14 @@ def test_the_zoo_holds_every_shape_of_the_explorer():
         for count in heads.ZOO_HEADS:
             entry = heads.zoo.entry(heads.zoo_name(layers, count))
             assert (entry["config"]["depth"], entry["config"]["heads"]) == (layers, count)
-    assert heads.zoo.entry(heads.CONTRAST)["kwargs"]["contrast"] is True
+            assert entry["config"]["attention"] == "linear"
+    assert heads.zoo.entry(heads.CONTRAST_NAME)["config"]["attention"] == "softmax"
     with pytest.raises(ValueError, match="the zoo has layers in"):
         heads.pretrained(5, 4)
+    with pytest.raises(ValueError, match="softmax model has the default shape"):
+        heads.pretrained(2, 4, attention="softmax")
+
+
+def test_correlations_are_the_library_statistic():
+    P = heads.make_task().prompts(8, torch.Generator().manual_seed(0))
+    assert torch.allclose(bl.correlations(P.X, P.y), (P.X * P.y[..., None]).mean(1))

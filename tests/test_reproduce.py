@@ -9,7 +9,8 @@ from attnlab import reproduce
 
 def test_seeds_are_parsed_and_bad_ones_refused():
     assert reproduce.parse_seeds("0,1, 2") == [0, 1, 2]
-    for bad in ("", "a,b", "-1", "1,,x"):
+    assert reproduce.parse_seeds("0-9") == list(range(10)) and reproduce.parse_seeds("0-2,7") == [0, 1, 2, 7]
+    for bad in ("", "a,b", "-1", "1,,x", "3-x"):
         with pytest.raises(argparse.ArgumentTypeError, match="comma-separated list of non-negative integers"):
             reproduce.parse_seeds(bad)
 

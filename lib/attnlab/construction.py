@@ -78,10 +78,11 @@ def gradient_step_head(model, layer, lr, beta):
 
 
 @torch.no_grad()
-def build(d, steps, lr, beta, max_len=64, dtype=torch.float32, preprocess=preprocess_head):
+def build(d, steps, lr, beta, max_len=64, dtype=torch.float32, preprocess=preprocess_head, step=gradient_step_head):
     """The construction for dimension d and `steps` gradient steps (see the module's doc), as a Transformer.
-    Use dtype=torch.float64 to compare it with `baselines.correlation_gd` to many digits. preprocess: the
-    function that writes one first-layer head, preprocess(model, j) (yours, in the notebook Part II.5)."""
+    Use dtype=torch.float64 to compare it with `baselines.correlation_gd` to many digits. preprocess and step:
+    the functions that write one first-layer head, preprocess(model, j), and one gradient-step head,
+    step(model, layer, lr, beta) (yours, in the notebook Part II.5)."""
     if lr < 0 or beta < 0:
         raise ValueError(f"lr and beta must be non-negative, got lr={lr}, beta={beta}")
     model = blank(d, steps, max_len, dtype)
@@ -91,6 +92,6 @@ def build(d, steps, lr, beta, max_len=64, dtype=torch.float32, preprocess=prepro
     for j in range(d):
         preprocess(model, j)
     for layer in range(1, steps + 1):
-        gradient_step_head(model, layer, lr, beta)
+        step(model, layer, lr, beta)
     model.unembed.weight[0, parts["r"]] = -1.0  # read-out: -r is the prediction
     return model

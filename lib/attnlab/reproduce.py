@@ -2,6 +2,7 @@
 
     python -m attnlab.reproduce depth --seeds 0,1,2 --out results.json
     python -m attnlab.reproduce heads --seeds 0,1,2 --out results.json
+    python -m attnlab.reproduce heads --seeds 0-9 --out results.json     # the ten-seed check
 
 Prints the tables, saves the figures beside the JSON file, and writes the JSON.
 """
@@ -15,19 +16,24 @@ STUDIES = {"depth": "attnlab.depth", "heads": "attnlab.heads"}
 
 
 def parse_seeds(text):
+    """"0,1,2" or a range "0-9" (both ends included), or both: "0-4,7"."""
+    seeds = []
     try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
+        for part in (p.strip() for p in text.split(",")):
+            first, _, last = part.partition("-")
+            seeds += list(range(int(first), int(last) + 1)) if last else [int(first)]
     except ValueError:
         seeds = []
     if not seeds or any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError(f"seeds must be a comma-separated list of non-negative integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"seeds must be a comma-separated list of non-negative integers or ranges "
+                                         f"such as 0-9, got {text!r}")
     return seeds
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m attnlab.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=sorted(STUDIES))
-    parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="comma-separated, e.g. 0,1,2")
+    parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="comma-separated, or a range: 0,1,2 or 0-9")
     parser.add_argument("--out", type=Path, default=Path("results.json"), help="where to write the JSON")
     args = parser.parse_args(argv)
     study = importlib.import_module(STUDIES[args.study])

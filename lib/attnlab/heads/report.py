@@ -81,7 +81,7 @@ class SeedResult:
     """One seed of a reproduction, read back from the JSON rows."""
     seed: int
     risk: dict = field(default_factory=dict)  # {label: [risk after 0..n examples]}: models and baselines
-    importance: list | None = None  # (layers, heads) of the default model
+    importance: dict = field(default_factory=dict)  # {model label: (layers, heads) grid}
     pruning: dict = field(default_factory=dict)  # {variant: mean risk}
     probing: dict = field(default_factory=dict)  # {model label: [risk entering each layer]}
     reweighting: dict = field(default_factory=dict)  # {model label: {candidate: R^2}}
@@ -107,9 +107,8 @@ def per_seed(results):
         curve.extend([None] * (r["n"] + 1 - len(curve)))
         curve[r["n"]] = r["risk"]
     for r in results["importance"]:
-        grid = at(r["seed"]).importance
-        if grid is None:
-            grid = at(r["seed"]).importance = [[0.0] * r["heads"] for _ in range(r["layers"])]
+        label = model_label(r.get("attention", MODEL["attention"]), r["layers"], r["heads"])
+        grid = at(r["seed"]).importance.setdefault(label, [[0.0] * r["heads"] for _ in range(r["layers"])])
         grid[r["layer"]][r["head"]] = r["importance"]
     for r in results["pruning"]:
         at(r["seed"]).pruning[r["variant"]] = r["risk"]
@@ -126,7 +125,7 @@ def check_bar(results, task=None):
     checks = {}
     for seed, res in per_seed(results).items():
         claims = risk_claims(res.risk[DEFAULT_LABEL], res.risk, task)
-        shares = an.importance_shares(torch.tensor(res.importance))
+        shares = an.importance_shares(torch.tensor(res.importance[DEFAULT_LABEL]))
         claims += mechanism_claims(shares, res.pruning, res.probing[DEFAULT_LABEL])
         contrast = res.risk.get(model_label(CONTRAST["attention"], LAYERS, HEADS))
         if contrast is not None:
@@ -161,9 +160,10 @@ def print_tables(results, task=None):
     for label in labels:
         curves = [res.risk[label] for res in seeds.values() if label in res.risk]
         print(f"{label:24s}" + "".join(f"{statistics.mean(c[n] for c in curves):7.3f}" for n in range(task.n + 1)))
-    print("\nhead importance of the default model (rise in mean risk when masked), by seed; rows are layers")
+    print("\nhead importance (rise in mean risk when masked), by seed; rows are layers")
     for seed, res in seeds.items():
-        print(f"seed {seed}: " + " | ".join(" ".join(f"{v:.3f}" for v in row) for row in res.importance))
+        for label, grid in res.importance.items():
+            print(f"seed {seed}, {label}: " + " | ".join(" ".join(f"{v:.3f}" for v in row) for row in grid))
     print("\npruning (mean risk over n = s..d)")
     for seed, res in seeds.items():
         print(f"  seed {seed}: " + ", ".join(f"{v} {r:.4f}" for v, r in res.pruning.items()))
@@ -197,7 +197,7 @@ def print_construction(c):
         print(f"  {method:15s} " + " ".join(f"n={n}: {r:.3f}" for n, r in by_n.items()))
     design = c["design"]
     print(f"  built with beta = {design['beta']}, lr = {design['lr']}: mean risk {design['mean_risk']:.3f}; "
-          f"pruning {', '.join(f'{k} {v:.3f}' for k, v in design['pruning'].items())}")
+          f"pruning {', '.join(f'{k} {v:.3f}' for k, v in c['pruning'].items())}")
 
 
 def _save(fig, path):
@@ -224,7 +224,7 @@ def plot(results, out_dir):
     rows = -(-len(seeds) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.2 * rows), squeeze=False, layout="constrained")
     for ax, (seed, res) in zip(axes.flat, seeds.items()):
-        plots.importance_grid(an.importance_shares(torch.tensor(res.importance)), ax, f"seed {seed}")
+        plots.importance_grid(an.importance_shares(torch.tensor(res.importance[DEFAULT_LABEL])), ax, f"seed {seed}")
     for ax in list(axes.flat)[len(seeds):]:
         ax.set_axis_off()
     fig.suptitle("Head importance of the default model: each head's share of its layer's rise in risk", fontsize=10)

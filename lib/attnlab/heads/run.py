@@ -181,7 +181,7 @@ def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
     A, At = ones(A), ones(At)
     scores = {}
     for name, target in fit_targets.items():
-        coef = torch.linalg.lstsq(A, target).solution
+        coef = torch.linalg.lstsq(A, target, driver="gelsd").solution  # SVD: unused columns are fine
         residual = ((At @ coef - test_targets[name]) ** 2).sum()
         total = ((test_targets[name] - test_targets[name].mean(0)) ** 2).sum()
         scores[name] = (1 - residual / total).item()
@@ -193,12 +193,15 @@ def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
 DESIGN_BETA = 0.01
 
 
-def construction_study(task, seed, steps=LAYERS - 1):
+def construction_study(task, seed, steps=LAYERS - 1, num_prompts=EVAL_PROMPTS):
     """The hand-built preprocess-then-optimize transformer (attnlab.construction) with `steps` gradient layers,
-    measured like a trained model, as a JSON-ready dict: max_abs_diff (`construction_exactness`), risk and params
-    (`construction_risks`), design (`construction_pattern`)."""
+    measured like a trained model, as a JSON-ready dict: max_abs_diff (`construction_exactness`); risk and
+    params (`construction_risks`); importance, effect and pruning of the model built to show its head pattern,
+    with its beta, lr, mean risk and probing under "design" (`construction_pattern`)."""
+    pattern = construction_pattern(task, seed, steps, num_prompts=num_prompts)
+    measured = {key: pattern.pop(key) for key in ("importance", "effect", "pruning")}
     return {"steps": steps, "max_abs_diff": construction_exactness(task, seed, steps),
-            **construction_risks(task, seed, steps), "design": construction_pattern(task, seed, steps)}
+            **construction_risks(task, seed, steps, num_eval=num_prompts), **measured, "design": pattern}
 
 
 def construction_exactness(task, seed, steps):
@@ -236,7 +239,7 @@ def construction_risks(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
     return {"risk": risk, "params": params}
 
 
-def construction_pattern(task, seed, steps, beta=DESIGN_BETA):
+def construction_pattern(task, seed, steps, beta=DESIGN_BETA, num_prompts=EVAL_PROMPTS):
     """The construction with this beta and the lr that is best on average over n = s..d (tuned on the plain
     algorithm, on other prompts): its head importance (risk rise when masked), head effect (mean squared change
     of the prediction when masked), pruning and probing, measured as for a trained model."""
@@ -244,11 +247,12 @@ def construction_pattern(task, seed, steps, beta=DESIGN_BETA):
     tune_p = prompts(task, seed, "construction", 2000)
     lr = min(bl.GRIDS["correlation_gd"]["lr"],
              key=lambda lr: sum(bl.risk("correlation_gd", tune_p.first(n), steps=steps, lr=lr, beta=beta) for n in rng))
-    model, P = construction.build(task.d, steps, lr, beta, max_len=task.seq_len), prompts(task, seed, "measure")
+    model = construction.build(task.d, steps, lr, beta, max_len=task.seq_len)
+    P = prompts(task, seed, "measure", num_prompts)
     importance, effect = an.head_importance(model, task, P, rng), an.head_effect(model, task, P, rng)
     cells = lambda grid, name: [{"layer": layer, "head": head, name: value}  # noqa: E731
                                 for layer, row in enumerate(grid.tolist()) for head, value in enumerate(row)]
-    fit, test = (prompts(task, seed, purpose) for purpose in ("probe_fit", "probe_test"))
+    fit, test = (prompts(task, seed, purpose, num_prompts) for purpose in ("probe_fit", "probe_test"))
     return {"beta": beta, "lr": lr, "mean_risk": an.mean_risk(model, task, P, None, rng),
             "importance": cells(importance, "importance"), "effect": cells(effect, "effect"),
             "pruning": an.pruning_risks(model, task, P, importance, n_values=rng),

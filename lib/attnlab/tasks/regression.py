@@ -15,16 +15,13 @@ Two token layouts (``layout=``):
   ``[x_q, 0, 0]`` (input_dim = d + 2; the last feature marks examples), and the prediction is read at the
   query. Each training batch draws its own number of examples in 0..n; the test split always uses n. With
   ``queries=m`` a training prompt ends in m query tokens instead of one, each with its own target: a model with
-  ``Config(private_queries=True)`` lets each query see the examples and itself only, so one prompt teaches m
-  independent predictions (the test split keeps one query).
+  ``Config(private_queries=True)`` lets each query see the examples only (and itself, under softmax attention),
+  so one prompt teaches m independent predictions (the test split keeps one query).
 - ``"separate"``: one token per x and one per y, as in Garg et al. (2022), ``x_1, y_1, ..., x_n, y_n, x_q``; an x
   token is ``[x, 0, 1]`` and a y token is ``[0, ..., 0, y, 0]``. The model predicts a y at every x token, so one
   pass gives a prediction after 0, 1, ..., n examples. To use x_i * y_i the model must first pair each y_i with
-  its x_i, by position: in our runs one first-layer head did exactly that (85-90% of layer 1's importance),
-  and the multi-head use the paper finds in layer 1 moved to layer 2. Training sits on a long plateau until
-  that pairing head forms; a curriculum (``curriculum_steps``) and a sinusoidal start for the positional table
-  shorten it from thousands of steps to a few hundred. The contrast is a lesson in how the set-up decides where
-  a mechanism sits.
+  its x_i, by position, which gives training a long plateau; a curriculum (``curriculum_steps``) and a
+  sinusoidal start for the positional table (``attnlab.heads.make_model(positions="sinusoidal")``) shorten it.
 
 Plain functions (`sample_prompts`, `encode`) return the raw tensors for the baselines of
 `attnlab.baselines`; the class `SparseRegression` is a task for `attnlab.train`.
