@@ -488,7 +488,7 @@ def measure_notebook(path):
 
 
 def notebook_section(report):
-    print("\nnotebooks, top to bottom in a fresh kernel (budget 180 s, 1536 MB, DESIGN.md):")
+    print("\nnotebooks, top to bottom in a fresh kernel (the course's budget: 180 s, 1536 MB):")
     report["notebooks"] = []
     for path in sorted((ROOT / "solutions").rglob("*.ipynb")):
         row = measure_notebook(path)

@@ -4,7 +4,7 @@ import torch
 
 from attnlab import depth
 
-# The thresholds of issue 3, measured afresh on each zoo model (not read from the manifest).
+# The depth thresholds, measured afresh on each zoo model (not read from the manifest).
 BARS = {
     "memorization": {"at_least": {1: 0.99, 2: 0.99, 3: 0.99, 4: 0.99}},
     "icqa": {"at_most_above_chance": {1: 0.10}, "at_least": {2: 0.95, 3: 0.95, 4: 0.95}},

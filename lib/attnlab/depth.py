@@ -43,7 +43,7 @@ class Recipe:
     eval_size: int = 512
 
 
-# Measured on a 2-core CPU with one torch thread (see the course notes for the search behind them).
+# Measured on a 2-core CPU with one torch thread.
 RECIPES = {
     # 64 random sequences of 8 tokens, 4 balanced labels: one layer stores them in a few hundred steps.
     "memorization": Recipe(task_kwargs={"num_sequences": 64, "num_classes": 4}, width=64, heads=1,
