@@ -22,9 +22,7 @@ PEAK_CELL = "import resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF
 def measure(path):
     nb = nbformat.read(path, 4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
-    # store_widget_state: without it nbclient can wait out its whole timeout on a cell that shows a widget
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
