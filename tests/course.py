@@ -27,10 +27,31 @@ def scratch_course(tmp_path):
     return course
 
 
-def nbgrader(course, *args, timeout=1800):
-    """Run one of nbgrader's own commands in `course`, as an instructor would type it."""
+def start_nbgrader(course, *args):
+    """Start one of nbgrader's own commands in `course`, as an instructor would type it; see finish_nbgrader.
+    Its output goes to a file, so that a long run never blocks on a full pipe."""
     env = dict(os.environ, ATTNLAB_PROGRESS="0")
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+    log = open(course / f"nbgrader-{args[0]}.log", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, text=True,
+                               stdout=log, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def finish_nbgrader(started, timeout=1800):
+    """Wait for a command from start_nbgrader; it must succeed. Returns its output."""
+    process, log = started
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert process.returncode == 0, f"nbgrader {' '.join(map(str, process.args[3:]))} failed:\n{output[-5000:]}"
+    return output
+
+
+def nbgrader(course, *args, timeout=1800):
+    """Run one of nbgrader's own commands in `course` and wait for it."""
+    return finish_nbgrader(start_nbgrader(course, *args), timeout)

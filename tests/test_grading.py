@@ -6,12 +6,13 @@ the README's instructor guide.
 """
 import copy
 import csv
+import re
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course import SOLUTIONS, assignments, nbgrader, notebooks, scratch_course
+from course import SOLUTIONS, assignments, finish_nbgrader, nbgrader, notebooks, scratch_course, start_nbgrader
 
 # A student's infinite loop is stopped by nbgrader's cell timeout; the tests use a shorter one than the
 # course's 120 s so that they stay fast (the slowest solution cell still fits in it).
@@ -95,6 +96,102 @@ def correct_but_delete_tests(solution, release, first):
     return nb, points_of_tests(solution)
 
 
+def skips_first_exercise(solution, release, first):
+    """Exercise 1 left as released (its function raises), every later exercise solved: later checks stand in the
+    course's answers for exercise 1, so this costs exercise 1's points and no others."""
+    nb = copy.deepcopy(solution)
+    opening, *rest = answer_indices(solution)
+    nb["cells"][opening]["source"] = release["cells"][opening]["source"]
+    return nb, points_of_tests(solution) - points_of_tests(solution, before=rest[0] if rest else None)
+
+
+# Answers that hand the whole exercise to a reference, by the answer cell's first function: (module, name,
+# body), the body calling it as {f}. Each
+# keeps the exercise's signature and would be right if delegation were allowed; the check must give it 0.
+DELEGATIONS = {
+    "attention": (
+        "torch.nn.functional", "scaled_dot_product_attention",
+        "scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
+        "if mask is not None:\n    scores = scores.masked_fill(~mask, float('-inf'))\n"
+        "return {f}(q, k, v, attn_mask=mask), scores.softmax(dim=-1)"),
+    "causal_mask": ("attnlab.answers", "causal_mask", "return {f}(T)"),
+    "split_heads": ("attnlab.answers", "split_heads", "return {f}(x, heads)"),
+    "multi_head_attention": (
+        "torch.nn.functional", "multi_head_attention_forward",
+        "B, T, C = x.shape\nxt = x.transpose(0, 1)\n"
+        "mask = ~torch.ones(T, T, dtype=torch.bool).tril() if causal else None\n"
+        "out, pattern = {f}(xt, xt, xt, C, heads, w_qkv, None, None, None, False, 0.0, w_out, None, "
+        "training=False, need_weights=True, attn_mask=mask, average_attn_weights=False)\n"
+        "return out.transpose(0, 1), pattern"),
+    "template_index": ("attnlab.answers", "template_index", "return {f}(sequences)"),
+    "threshold_depth": ("attnlab.answers", "threshold_depth", "return {f}(accuracies, bar)"),
+    "excess_risk": ("torch.nn.functional", "mse_loss",
+                                             "return {f}(predictions, targets).item()"),
+    "ridge": ("attnlab.baselines", "ridge", "return {f}(X, y, x_query, lam)"),
+    "gd": ("attnlab.baselines", "correlation_gd",
+                                           "return {f}(X, y, x_query, steps, step_size, 0.0)"),
+    "risk_after": (
+        "attnlab.analysis", "risk_by_n", "return {f}(model, task, prompts)"),
+    "head_importance": (
+        "attnlab.analysis", "head_importance", "return {f}(model, task, prompts, n_values)"),
+    "pruned_mask": ("attnlab.analysis", "pruning_mask",
+                                                  "return {f}(importance, 'pruned')"),
+    "correlation_weights": (
+        "attnlab.baselines", "preprocess_weights", "return {f}(X, y, power)"),
+    "preprocess_gd": (
+        "attnlab.baselines", "preprocess_gd", "return {f}(X, y, x_query, steps, lr, power)"),
+    "preprocess_head": (
+        "attnlab.construction", "preprocess_head", "return {f}(model, j)"),
+    "gradient_step_head": (
+        "attnlab.construction", "gradient_step_head", "return {f}(model, layer, lr, beta)"),
+}
+VARIANTS = ("direct", "alias", "inner import")
+# An answer cell may also try to switch the checks off before it delegates.
+TAMPERING = ("import contextlib\n"
+             "check.own_work = lambda *answers, forbidden: contextlib.nullcontext()\n"
+             "check.close = check.equal = check.shape = check.at_least = lambda *args, **kwargs: None\n")
+
+
+def delegate(source, module, name, body, variant, tamper):
+    """`source` with its first solution region replaced by `body` reaching the reference by `variant`."""
+    begin, end = source.index("### BEGIN SOLUTION"), source.index("### END SOLUTION") + len("### END SOLUTION")
+    indent = source[source.rindex("\n", 0, begin) + 1:begin]
+    prefix = {"direct": f"import {module}\n", "alias": f"from {module} import {name} as borrowed\n",
+              "inner import": ""}[variant]
+    f = {"direct": f"{module}.{name}", "alias": "borrowed", "inner import": "inner"}[variant]
+    lines = ([f"from {module} import {name} as inner"] if variant == "inner import" else []) + \
+        body.format(f=f).split("\n")
+    region = lines[0] + "".join(f"\n{indent}{line}" for line in lines[1:])
+    return (TAMPERING if tamper else "") + prefix + source[:begin] + region + source[end:]
+
+
+def delegates(rotation, tamper=False):
+    """Every exercise with a reference delegated, by variant (its index + rotation) mod 3, so that three
+    rotations give every exercise every variant. Each such exercise loses exactly its own points."""
+    def make(solution, release, first):
+        nb = copy.deepcopy(solution)
+        answers = answer_indices(solution)
+        lost = 0
+        for position, index in enumerate(answers):
+            key = first_function(solution["cells"][index]["source"])
+            if key not in DELEGATIONS:
+                continue
+            variant = VARIANTS[(DELEGATED_ORDER.index(key) + rotation) % len(VARIANTS)]
+            nb["cells"][index]["source"] = delegate(solution["cells"][index]["source"], *DELEGATIONS[key], variant, tamper)
+            following = answers[position + 1] if position + 1 < len(answers) else None
+            lost += points_of_tests(solution, before=following, after=index)
+        return nb, points_of_tests(solution) - lost
+    return make
+
+
+DELEGATED_ORDER = list(DELEGATIONS)
+
+
+def first_function(source):
+    found = re.search(r"^def (\w+)\(", source, re.M)
+    return found and found[1]
+
+
 def in_first_notebook_only(make):
     """A mishap in the assignment's first notebook only, the others solved: each mishap costs a notebook's
     execution (an infinite loop a whole timeout), so once per assignment is enough."""
@@ -113,15 +210,15 @@ STUDENTS = {
     "grace_flood": in_first_notebook_only(flood_then_correct),
     "heidi_tampers_with_tests": tamper_with_tests,
     "mallory_correct_tests_deleted": correct_but_delete_tests,
+    "ivan_delegates": delegates(0),
+    "judy_delegates": delegates(1),
+    "karl_delegates_and_tampers_with_checks": delegates(2, tamper=True),
+    "liam_skips_exercise_1": skips_first_exercise,
 }
 
 
-@pytest.fixture(scope="module", params=assignments())
-def graded(request, tmp_path_factory):
-    """Run the instructor's pipeline once per assignment; return what the tests inspect."""
-    assignment = request.param
-    course = scratch_course(tmp_path_factory.mktemp(assignment))
-    nbgrader(course, "generate_assignment", assignment, "--force")
+def submit_class(course, assignment):
+    """Write every student's submission of `assignment`; return the score each notebook deserves."""
     expected = {}
     for student, make in STUDENTS.items():
         folder = course / "submitted" / student / assignment
@@ -133,7 +230,33 @@ def graded(request, tmp_path_factory):
             submission, score = make(*pair, first=index == 0)
             nbformat.write(submission, folder / solution_path.name)
             expected[student][solution_path.stem] = score
-    nbgrader(course, "autograde", assignment, TIMEOUT)
+    return expected
+
+
+@pytest.fixture(scope="module")
+def autograding(tmp_path_factory):
+    """Start autograding every assignment at once: each has its own scratch course and gradebook, so they run
+    side by side (the slowest sets the time, not the sum)."""
+    started = {}
+    try:
+        for assignment in assignments():
+            course = scratch_course(tmp_path_factory.mktemp(assignment))
+            nbgrader(course, "generate_assignment", assignment, "--force")
+            expected = submit_class(course, assignment)
+            started[assignment] = course, expected, start_nbgrader(course, "autograde", assignment, TIMEOUT)
+        yield started
+    finally:
+        for _, _, (process, _) in started.values():
+            if process.poll() is None:
+                process.kill()
+
+
+@pytest.fixture(scope="module", params=assignments())
+def graded(request, autograding):
+    """The instructor's pipeline for one assignment: autograde (started above), feedback, export."""
+    assignment = request.param
+    course, expected, process = autograding[assignment]
+    finish_nbgrader(process)
     nbgrader(course, "generate_feedback", assignment)
     nbgrader(course, "export", "--to", "grades.csv")
     return assignment, course, expected
