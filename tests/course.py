@@ -1,9 +1,12 @@
 """What the course tests share: where things are, and a scratch copy of the course for nbgrader to work in."""
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, RELEASE = ROOT / "solutions", ROOT / "course"
@@ -55,3 +58,42 @@ def finish_nbgrader(started, timeout=1800):
 def nbgrader(course, *args, timeout=1800):
     """Run one of nbgrader's own commands in `course` and wait for it."""
     return finish_nbgrader(start_nbgrader(course, *args), timeout)
+
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+
+
+def secret_lines():
+    """Lines of the solutions and hidden tests that a student must not see: each line of a solution region or
+    hidden test in solutions/ that is not also visible in the release or written in the library (the library is
+    the reference the checks compare with, public by design), ignoring short lines (a blank, `return x`)."""
+    secret, public = set(), set()
+    for path in notebooks(SOLUTIONS):
+        for cell in nbformat.read(path, 4).cells:
+            for pattern in (HIDDEN, SOLUTION):
+                secret.update(line.strip() for block in pattern.findall(cell.source) for line in block.splitlines())
+    for path in notebooks(RELEASE):
+        public.update(line.strip() for cell in nbformat.read(path, 4).cells for line in cell.source.splitlines())
+    for path in (ROOT / "lib").rglob("*.py"):
+        public.update(line.strip() for line in path.read_text().splitlines())
+    return {line for line in secret - public if len(line) > 12}
+
+
+def leaks(folder):
+    """(file, line) for every secret line or nbgrader marker line in any file under `folder`."""
+    secrets, found = secret_lines() | {"### BEGIN HIDDEN TESTS", "### BEGIN SOLUTION"}, []
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue  # a binary file (a checkpoint, an image) holds no source text
+        if path.suffix == ".ipynb":  # compare cell sources, not their JSON escaping
+            text = "\n".join(cell.source for cell in nbformat.reads(text, 4).cells)
+        found += sorted((path, line) for line in {line.strip() for line in text.splitlines()} & secrets)
+    return found
+
+
+def student_files(tree):
+    """The top-level names of a tree."""
+    return sorted(p.name for p in Path(tree).iterdir())

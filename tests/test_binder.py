@@ -1,14 +1,19 @@
 """Binder's environment, built as far as this machine allows, runs the course.
 
-A fresh virtual environment is made from binder/ alone. The CPU torch wheel on this machine's disk stands
-in for the CPU wheel index that binder/requirements.txt names (there is no internet here).
+A fresh virtual environment is made from binder/ alone, and binder/postBuild runs in a copy of the repository
+as Binder would build it (its files as git sees them), which it prunes to the students' files. The CPU torch
+wheel on this machine's disk stands in for the CPU wheel index that binder/requirements.txt names (there is
+no internet here).
 """
+import os
+import shutil
 import subprocess
 import sys
 
 import nbformat
 
-from course import ROOT, SOLUTIONS
+from attnlab.student_repo import STUDENT_PATHS
+from course import ROOT, SOLUTIONS, leaks, student_files
 
 # The entry notebook with its answers filled in, so that every cell must run.
 ENTRY_NOTEBOOK = SOLUTIONS / "part0_foundations" / "01_attention_from_scratch.ipynb"
@@ -30,7 +35,16 @@ def test_binder_environment_builds_and_runs_a_notebook(tmp_path):
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
     run(python, "-m", "pip", "install", "--quiet", "-r", tmp_path / "requirements.txt")
-    run("env", f"PATH={venv / 'bin'}:/usr/bin:/bin", "bash", ROOT / "binder" / "postBuild")
+    repo = tmp_path / "repo"
+    listed = run("git", "ls-files", "--cached", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    run("env", f"PATH={venv / 'bin'}:/usr/bin:/bin", f"HOME={os.environ.get('HOME', '/root')}", "ATTNLAB_STUDENT_IMAGE=1",
+        "bash", repo / "binder" / "postBuild", cwd=repo)
+    assert student_files(repo) == sorted(STUDENT_PATHS), "postBuild left instructor files behind"
+    assert not (repo / "solutions").exists() and leaks(repo) == []
 
     # The entry notebook, plus a cell that says which Python ran it.
     nb = nbformat.read(ENTRY_NOTEBOOK, 4)
@@ -41,4 +55,4 @@ def test_binder_environment_builds_and_runs_a_notebook(tmp_path):
         notebook, cwd=tmp_path)
     executed = nbformat.read(tmp_path / "executed.ipynb", 4)
     prefix, torch_version, library = executed.cells[-1].outputs[0]["text"].split()
-    assert prefix == str(venv) and torch_version.endswith("+cpu") and library.startswith(str(ROOT))
+    assert prefix == str(venv) and torch_version.endswith("+cpu") and library.startswith(str(repo))

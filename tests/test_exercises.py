@@ -4,9 +4,8 @@ import re
 import nbformat
 import pytest
 
-from course import RELEASE, SOLUTIONS, notebooks
+from course import HIDDEN, RELEASE, SOLUTIONS, notebooks
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 SOLUTION_NOTEBOOKS = notebooks(SOLUTIONS)
 
 
@@ -66,3 +65,14 @@ def test_every_test_cell_follows_an_answer_or_a_test_cell(path):
         if meta.get("grade") and not meta.get("solution"):
             assert before_meta.get("grade") or before_meta.get("solution"), \
                 f"{meta['grade_id']} follows an ordinary cell ({before_meta.get('grade_id')})"
+
+
+@pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: str(p.relative_to(SOLUTIONS)))
+def test_every_watched_exercise_says_what_it_may_not_call(path):
+    """A check that forbids a function (check.own_work) is announced in the exercise's statement."""
+    cells = nbformat.read(path, 4).cells
+    for index, cell in enumerate(cells):
+        if cell.metadata.get("nbgrader", {}).get("grade") and "check.own_work(" in cell.source:
+            statement = next(c for c in reversed(cells[:index]) if c.cell_type == "markdown")
+            assert "may not call" in " ".join(statement.source.lower().split()), \
+                f"{cell.metadata['nbgrader']['grade_id']}: its statement does not say what it may not call"

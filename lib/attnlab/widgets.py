@@ -1,4 +1,6 @@
 """Interactive views built from core ipywidgets only (so they render on Colab, Binder and JupyterLab alike)."""
+import os
+
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
@@ -9,17 +11,28 @@ from . import heads as heads_study
 from .plots import accuracy_vs_depth, importance_grid, layer_patterns, learning_curve, risk_vs_n
 
 
+def _show(fig):
+    """Display a figure once, print its title as text (for screen readers and tests), and free it."""
+    display(fig)
+    print(fig.get_suptitle())
+    plt.close(fig)
+
+
+def no_front_end():
+    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set): nobody moves a slider there, and nbclient
+    sometimes waits out its whole cell timeout on a cell that shows a live widget (measured: about one run in
+    six with an interactive or Output widget), which would cost a student points. Explorers then show their
+    view at the starting values as a plain figure."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
 def interactive_figure(draw, **controls):
     """Like ipywidgets.interactive, for a function that returns a matplotlib figure: each change of a control
     redraws the figure once (interact alone would show it twice: once returned, once by the inline backend).
-    The figure's title is also printed as text, for screen readers and for tests."""
-    def show(**values):
-        fig = draw(**values)
-        display(fig)
-        print(fig.get_suptitle())
-        plt.close(fig)
-
-    return interactive(show, **controls)
+    With no front end (see no_front_end), the figure at the controls' starting values, and no widget."""
+    if no_front_end():
+        return _show(draw(**{name: control.value for name, control in controls.items()}))
+    return interactive(lambda **values: _show(draw(**values)), **controls)
 
 
 def depth_view(task_name="icqa", depth=2, run=None):
@@ -46,7 +59,10 @@ def depth_view(task_name="icqa", depth=2, run=None):
 
 
 def depth_explorer(task_name="icqa", depth=2):
-    """Depth slider and task selector over the zoo's models; "Train live" trains the shown configuration."""
+    """Depth slider and task selector over the zoo's models; "Train live" trains the shown configuration.
+    With no front end (see no_front_end), the view at the starting values, and no widget."""
+    if no_front_end():
+        return _show(depth_view(task_name, depth))
     task_box = Dropdown(options=list(study.TASK_NAMES), value=task_name, description="task")
     depth_slider = IntSlider(value=depth, min=1, max=4, description="depth")
     train_button = Button(description="Train live", tooltip="train this task at this depth from scratch, here")
@@ -55,10 +71,7 @@ def depth_explorer(task_name="icqa", depth=2):
     def show(run=None):
         with view:
             view.clear_output(wait=True)
-            fig = depth_view(task_box.value, depth_slider.value, run)
-            display(fig)
-            print(fig.get_suptitle())
-            plt.close(fig)
+            _show(depth_view(task_box.value, depth_slider.value, run))
 
     def train_live(_):
         with view:
