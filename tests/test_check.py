@@ -128,3 +128,16 @@ def test_the_stand_in_answers_match_torch():
     assert answers.template_index(templates).tolist() == [0, 1, 2]
     assert answers.threshold_depth({3: 0.99, 1: 0.2, 2: 0.95}, 0.9) == 2
     assert answers.threshold_depth({1: 0.2}, 0.9) is None
+
+
+def test_the_stand_in_copy_layer_copies_the_previous_token():
+    from attnlab.circuits import blank_model, residual_layout
+    from attnlab.tasks import depth as depth_tasks
+
+    task = depth_tasks.InContextQA()
+    V, T = task.vocab_size, task.seq_len
+    layout = residual_layout(token=V, position=T, previous=V, out=V, parity=1)
+    model = answers.copy_previous_token(blank_model(V, T, V, layout), layout, sharp=30 * 7)
+    prompts, _ = task.sample(64, torch.Generator().manual_seed(0))
+    _, cache = model.run_with_cache(prompts)
+    assert torch.equal(cache["resid"][1][:, 1:, layout["previous"]].argmax(-1), prompts[:, :-1])

@@ -123,6 +123,7 @@ DELEGATIONS = {
         "out, pattern = {f}(xt, xt, xt, C, heads, w_qkv, None, None, None, False, 0.0, w_out, None, "
         "training=False, need_weights=True, attn_mask=mask, average_attn_weights=False)\n"
         "return out.transpose(0, 1), pattern"),
+    "build_copy_layer": ("attnlab.answers", "copy_previous_token", "return {f}(model, layout, SHARP)"),
     "template_index": ("attnlab.answers", "template_index", "return {f}(sequences)"),
     "threshold_depth": ("attnlab.answers", "threshold_depth", "return {f}(accuracies, bar)"),
     "excess_risk": ("torch.nn.functional", "mse_loss",

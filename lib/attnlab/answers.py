@@ -43,3 +43,19 @@ def threshold_depth(accuracies, bar):
     """Notebook I.5, exercise 1: the smallest depth whose accuracy reaches `bar`, or None."""
     reached = [depth for depth in sorted(accuracies) if accuracies[depth] >= bar]
     return reached[0] if reached else None
+
+
+def copy_previous_token(model, layout, sharp):
+    """Notebook I.2, exercise 2: layer 0 of a blank model (circuits.blank_model) copies each position's previous
+    token into the part `previous` of the residual stream; `sharp` scales the scores."""
+    from .circuits import head_weights  # here, so that the answers above need nothing but torch
+
+    T, V = layout["position"].stop - layout["position"].start, layout["token"].stop - layout["token"].start
+    token, position, previous = layout["token"], layout["position"], layout["previous"]
+    with torch.no_grad():
+        head = head_weights(model, layer=0)
+        head.W_Q[position, position] = sharp * torch.eye(T)  # position i asks for ...
+        head.W_K[position, position] = torch.diag(torch.ones(T - 1), -1)  # ... the key of position i - 1
+        head.W_V[token, token] = torch.eye(V)
+        head.W_O[previous, token] = torch.eye(V)
+    return model
