@@ -44,11 +44,13 @@ def test_widgets_use_only_core_ipywidgets():
     """Colab renders core ipywidgets only: no third-party widget library may creep in."""
     import ast
     import inspect
+    import sys
 
     tree = ast.parse(inspect.getsource(widgets))
     imported = {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
     imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert imported <= {"ipywidgets", "IPython", "matplotlib", "torch"}, imported
+    third_party = imported - set(sys.stdlib_module_names)
+    assert third_party <= {"ipywidgets", "IPython", "matplotlib", "torch"}, third_party
 
 
 @pytest.mark.parametrize("layers, heads_count", [(1, 1), (3, 4), (4, 8)])
