@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from attnlab.cli import positive_int
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,10 +43,12 @@ def grade_once(tree, assignment, scratch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD", help="the git revision to compare with (default HEAD)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=positive_int, default=2)
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
+    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.against}^{{commit}}"], cwd=ROOT,
+                           capture_output=True)
+    if known.returncode != 0:
+        parser.error(f"--against {args.against!r} is not a git revision of this repository")
     scratch = Path(tempfile.mkdtemp())
     other = scratch / "other"
     subprocess.run(["git", "worktree", "add", "--detach", str(other), args.against], cwd=ROOT, check=True,

@@ -6,6 +6,7 @@ The course's budgets: 3 minutes and 1.5 GB of peak kernel memory per notebook. T
 process's own maximum resident set size, read inside the kernel after the last cell.
 """
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -15,6 +16,11 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+# attnlab.cli's argument checks, loaded from its file so that this process never imports attnlab (and torch): on
+# Linux a peak resident size survives fork and exec, so the kernels started here would report ours as theirs.
+_spec = importlib.util.spec_from_file_location("attnlab_cli", ROOT / "lib" / "attnlab" / "cli.py")
+cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cli)
 BUDGET_SECONDS, BUDGET_MB = 180, 1536
 PEAK_CELL = "import resource, sys\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 if sys.platform != 'darwin' else 1024) / 1024)"
 
@@ -33,8 +39,8 @@ def measure(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("notebooks", nargs="*", type=cli.existing_notebook, help="default: every solution notebook")
+    parser.add_argument("--json", type=cli.output_file, help="also write the rows here (checked before any work)")
     args = parser.parse_args()
     os.environ.setdefault("ATTNLAB_PROGRESS", "0")  # bars only add noise to a measurement
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "solutions").rglob("*.ipynb"))

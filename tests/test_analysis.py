@@ -66,9 +66,9 @@ def test_pruning_masks():
     assert torch.allclose(an.importance_shares(torch.zeros(1, 4)), torch.full((1, 4), 0.25))
     with pytest.raises(ValueError, match="separately trained"):
         an.pruning_mask(importance, "single_head_model")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="variant must be one of"):
         an.pruning_mask(importance, "half")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"importance must be \(layers, heads\), got shape \(3,\)"):
         an.pruning_mask(torch.ones(3), "full")
 
 
@@ -86,7 +86,7 @@ def test_probing_improves_with_depth(trained):
     assert risks.shape == (3,)
     assert risks[0] > 0.7  # the embedding of the query alone says nothing about this prompt's w
     assert risks[-1] < 0.6 * risks[0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="fit and eval prompts must have the same n"):
         an.probe(model, task, P.first(2), Q)
     with pytest.raises(ValueError, match="more fitting prompts"):
         an.probe(model, task, task.prompts(10, torch.Generator().manual_seed(0)), task.prompts(10))
@@ -113,17 +113,17 @@ def test_separate_layout_reads_every_x_token():
 def test_bad_input(trained):
     model, task, P, _ = trained
     other = SparseRegression(d=3, s=1, n=6, layout="joint")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the model must read vectors of task.input_dim"):
         an.risk_by_n(model, other, other.prompts(4))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="prompts have d=3 but the task has d=2"):
         an.risk_by_n(model, task, sample_prompts(4, d=3, s=1, n=6))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="prompts with n=30 need .* positions; the model has max_len"):
         an.risk_by_n(model, task, task.prompts(4, n=30))  # longer than the model's max_len
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="prompts must be attnlab.tasks.regression.Prompts, got tuple"):
         an.risk_by_n(model, task, (P.X, P.y))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_values must be a non-empty subset of 0..6"):
         an.mean_risk(model, task, P, n_values=[7])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"head_mask must have shape \(layers, heads\)"):
         an.risk_by_n(model, task, P, head_mask=torch.ones(3, 2))
 
 
@@ -182,15 +182,15 @@ def test_the_claims_follow_the_numbers_they_rest_on(tmp_path):
 
     claims = heads.check_bar(fake_reproduction())[0]
     assert claims and all(c.holds for c in claims), [c for c in claims if not c.holds]
-    text = {c.text: c for c in claims}
+    by_key = {c.key: c for c in claims}
+    assert set(by_key) == set(heads.CLAIM_KEYS)
     worse = heads.check_bar(fake_reproduction(transformer_scale=0.7))[0]  # above the Lasso (0.6), below ridge
-    failed = [c.text for c in worse if not c.holds]
-    assert len(failed) == 1 and failed[0].startswith("the transformer's mean risk over n = 1..4 is below"), failed
+    assert [c.key for c in worse if not c.holds] == ["beats_baselines"]
     spread = heads.check_bar(fake_reproduction(later_top=0.4))[0]
-    assert [c.text for c in spread if not c.holds] == ["each later layer: the top head carries at least 60%"]
-    summary = {row[0]: row[1:] for row in heads.summarize({0: claims, 1: spread})}
-    held, count, median, worst = summary["each later layer: the top head carries at least 60%"]
+    assert [c.key for c in spread if not c.holds] == ["later_layers_concentrated"]
+    summary = {row[0]: row[2:] for row in heads.summarize({0: claims, 1: spread})}
+    held, count, median, worst = summary["later_layers_concentrated"]
     assert (held, count) == (1, 2) and worst == pytest.approx(0.4) and median == pytest.approx(0.6)
-    assert text["the transformer is below ridge at n = d = 4"].value == pytest.approx(0.5)
+    assert by_key["below_ridge_at_d"].value == pytest.approx(0.5)
     paths = heads.plot(fake_reproduction(), tmp_path)
     assert len(paths) == 4 and all(p.exists() for p in paths)

@@ -15,7 +15,7 @@ from attnlab.tasks.depth import TASKS
 def tiny_recipes(monkeypatch):
     tiny = {name: dataclasses.replace(recipe, steps=5, eval_every=5, eval_size=32)
             for name, recipe in depth.RECIPES.items()}
-    monkeypatch.setattr(depth, "RECIPES", tiny)
+    monkeypatch.setattr(depth.config, "RECIPES", tiny)  # where the runs read it
     monkeypatch.setenv("ATTNLAB_PROGRESS", "0")
 
 
@@ -67,7 +67,7 @@ def test_reproduce_writes_json_table_and_figure(tiny_recipes, tmp_path, capsys):
 
 
 def test_zoo_hooks_round_trip_through_a_checkpoint(tiny_recipes, tmp_path):
-    from attnlab import load, save
+    from attnlab import History, load, save
 
     no_scaffold = depth.zoo_name("in_context_template", 3, **depth.NO_SCAFFOLD)
     assert no_scaffold == "depth/in_context_template_3_fixed_map0"
@@ -76,7 +76,7 @@ def test_zoo_hooks_round_trip_through_a_checkpoint(tiny_recipes, tmp_path):
     assert {"seed", "steps", "metrics"} <= set(metadata) and 0 <= metadata["metrics"]["accuracy"] <= 1
     save(model, tmp_path / "m.pt", **metadata)
     loaded, meta = load(tmp_path / "m.pt")
-    history = depth.History(**meta["history"])
+    history = History(**meta["history"])
     assert history.step == [5] and loaded.cfg.depth == 2
     run = depth.train_run("icqa", 1, seed=0, progress=False)
     assert run.live and run.model.cfg.depth == 1

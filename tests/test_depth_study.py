@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from attnlab import depth
+from attnlab import depth, patching
 
 # The depth thresholds, measured afresh on each zoo model (not read from the manifest).
 BARS = {
@@ -40,7 +40,7 @@ def test_in_context_template_is_not_learned_without_its_scaffold():
 
 
 def test_depth_3_takes_three_steps_one_per_layer():
-    """On the zoo's depth-3 model: layer 0 gathers the labels, layer 1 parses, layer 2 matches the query's
+    """On the zoo's depth-3 model: layer 1 gathers the labels, layer 2 parses, layer 3 matches the query's
     template; without any one layer the model is back at chance. The depth-2 model has the first two steps
     and no layer left to match."""
     task = depth.make_task("in_context_template")
@@ -58,7 +58,7 @@ def test_depth_3_takes_three_steps_one_per_layer():
 
 
 def test_depth_3_reads_the_answer_from_the_label_summaries_at_the_matched_examples():
-    """Notebook I.4's patching: run prompts with layer 0's output (the label summaries) taken from the same
+    """Notebook I.4's patching: run prompts with layer 1's output (the label summaries) taken from the same
     prompts with their labels renamed; the answer follows the summaries at the other positions, not the
     query's own."""
     task = depth.make_task("in_context_template")
@@ -67,21 +67,9 @@ def test_depth_3_reads_the_answer_from_the_label_summaries_at_the_matched_exampl
     is_label = prompts >= task.label_offset
     renamed = torch.where(is_label, (prompts - task.label_offset + 1) % 3 + task.label_offset, prompts)
     renamed_answer = (task.query_labels(labels) + 1) % 3
-    captured = {}
-    hook = model.blocks[0].attn.register_forward_hook(lambda module, inputs, output: captured.update(out=output))
-    with torch.no_grad():
-        model(renamed)
-    hook.remove()
 
     def follows_renamed(positions):
-        def patch(module, inputs, output):
-            output = output.clone()
-            output[:, positions] = captured["out"][:, positions]
-            return output
-        handle = model.blocks[0].attn.register_forward_hook(patch)
-        with torch.no_grad():
-            answer = model(prompts)[:, -1].argmax(-1)
-        handle.remove()
+        answer = patching.patch(model, prompts, renamed, "blocks.0.attn", positions)[:, -1].argmax(-1)
         return (answer == renamed_answer).float().mean().item()
 
     last = task.seq_len - 1
@@ -104,7 +92,7 @@ def test_manifest_accuracies_are_what_the_models_score(measured):
 
 def test_grading_always_takes_the_zoo(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    monkeypatch.setattr(depth, "train_run", lambda *a, **k: pytest.fail("trained live under nbgrader"))
+    monkeypatch.setattr(depth.run, "train_run", lambda *a, **k: pytest.fail("trained live under nbgrader"))
     runs = depth.models_by_depth("template", live=True)
     assert sorted(runs) == [1, 2, 3, 4] and not any(run.live for run in runs.values())
 

@@ -41,7 +41,7 @@ def test_first_keeps_query():
     Q = P.first(2)
     assert Q.X.shape == (4, 2, 8) and torch.equal(Q.x_query, P.x_query) and torch.equal(Q.X, P.X[:, :2])
     assert P.first(0).X.shape == (4, 0, 8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"k must lie in \[0, n=6\], got 7"):
         P.first(7)
 
 
@@ -95,17 +95,17 @@ def test_training_reduces_risk():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"sparsity s must lie in \[1, d=4\], got s=5"):
         sample_prompts(4, d=4, s=5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="noise sigma must be non-negative"):
         sample_prompts(4, sigma=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="layout must be one of .*got 'interleaved'"):
         SparseRegression(layout="interleaved")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="train_on must be 'noisy' or 'clean'"):
         SparseRegression(train_on="both")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="layout must be one of .*got 'nope'"):
         encode(sample_prompts(2), "nope")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="split must be one of .*got 'validation'"):
         SparseRegression().sample(2, torch.Generator(), "validation")
 
 

@@ -27,6 +27,6 @@ def test_main_runs_the_study_and_writes_its_json(tmp_path, monkeypatch, capsys):
 
 
 def test_unknown_study_is_refused(capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="2"):
         reproduce.main(["sorting"])
     assert "invalid choice" in capsys.readouterr().err

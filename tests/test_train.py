@@ -44,10 +44,18 @@ def test_trained_checkpoint_reloads_to_the_same_accuracy(tmp_path):
 
 
 def test_device_choice_and_override(monkeypatch):
+    """CUDA, then MPS, then the CPU; $ATTNLAB_DEVICE and the argument override the choice (the accelerators are
+    faked as present: picking one only names it, nothing is moved there)."""
+    monkeypatch.delenv("ATTNLAB_DEVICE", raising=False)
+    for cuda, mps, expected in [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda mps=mps: mps)
+        assert pick_device().type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("ATTNLAB_DEVICE", "cpu")
-    assert pick_device().type == "cpu"
-    assert pick_device("cpu").type == "cpu"
-    assert torch.get_num_threads() >= 1
+    assert pick_device().type == "cpu"  # the environment wins over a present GPU
+    monkeypatch.setenv("ATTNLAB_DEVICE", "mps")
+    assert pick_device("cpu").type == "cpu"  # and the argument wins over the environment
 
 
 @pytest.mark.parametrize("settings", [dict(steps=0), dict(lr=0), dict(batch_size=0)])

@@ -28,6 +28,22 @@ def test_depth_view_shows_every_layer_and_head(task_name):
     plt.close(fig)
 
 
+def test_a_zoo_picture_is_drawn_once_per_slider_value():
+    draws = []
+
+    def view(task_name, depth):
+        draws.append((task_name, depth))
+        return widgets.depth_view(task_name, depth)
+
+    first = widgets._zoo_picture(view, "icqa", 2)
+    assert widgets._zoo_picture(view, "icqa", 2) == first and draws == [("icqa", 2)]  # back to a value: no redraw
+    widgets._zoo_picture(view, "icqa", 3)
+    assert draws == [("icqa", 2), ("icqa", 3)]
+    picture, title = first
+    assert picture.startswith(b"\x89PNG") and "icqa, depth 2 (zoo)" in title
+    assert plt.get_fignums() == []
+
+
 def test_depth_explorer_follows_its_controls(capsys):
     explorer = widgets.depth_explorer("icqa", depth=2)
     task_box, depth_slider, train_button = explorer.children[0].children
@@ -83,8 +99,11 @@ def test_heads_view_refuses_a_shape_outside_the_zoo():
         widgets.heads_view(5, 4)
 
 
-def test_with_no_front_end_the_explorers_draw_a_plain_figure_and_no_widget(capsys, monkeypatch):
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+@pytest.mark.parametrize("variable, value", [("NBGRADER_EXECUTION", "autograde"), ("ATTNLAB_NO_FRONT_END", "1")])
+def test_with_no_front_end_the_explorers_draw_a_plain_figure_and_no_widget(capsys, monkeypatch, variable, value):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not widgets.no_front_end()
+    monkeypatch.setenv(variable, value)
     slider = IntSlider(value=16, min=1, max=256)
     assert widgets.interactive_figure(plots.softmax_scaling, width=slider) is None
     assert "width d = 16" in capsys.readouterr().out

@@ -35,6 +35,25 @@ def test_a_changed_file_is_refused_with_the_rebuild_command(tiny_zoo):
         zoo.load("tiny/first_token")
 
 
+def test_a_file_is_read_and_hashed_once_and_every_load_is_a_new_model(tiny_zoo, monkeypatch):
+    first, _ = zoo.load("tiny/first_token")
+    monkeypatch.setattr(zoo.hashlib, "sha256", lambda data: pytest.fail("hashed again"))
+    with torch.no_grad():
+        first.unembed.weight.zero_()  # a caller changes its model...
+    second, metadata = zoo.load("tiny/first_token")
+    assert second is not first and second.unembed.weight.abs().sum() > 0  # ...and the next load is untouched
+    metadata["seed"] = 99
+    assert zoo.load("tiny/first_token")[1]["seed"] == 0
+
+
+def test_a_file_changed_after_a_load_is_refused(tiny_zoo):
+    zoo.load("tiny/first_token")
+    path = tiny_zoo / "tiny/first_token.pt"
+    path.write_bytes(path.read_bytes()[:-1] + b"x")  # the same size: only the content and the time change
+    with pytest.raises(zoo.ZooError, match="does not match its sha256"):
+        zoo.load("tiny/first_token")
+
+
 def test_unknown_names_say_what_exists(tiny_zoo):
     with pytest.raises(ValueError, match="the zoo has: tiny/first_token"):
         zoo.load("nope")

@@ -13,7 +13,8 @@
   and leaving the last, fitted by least squares on some prompts and scored on others: how far each layer
   has got with the regression.
 
-Layers are numbered from 0 in tensors (layer 0 is "layer 1" in the prose of the course).
+Layers and heads are numbered from 0 in tensors and lists, as Python counts, and from 1 in the course's prose and
+figures: importance[0] is layer 1.
 """
 import torch
 
@@ -42,6 +43,8 @@ def predict_by_n(model, task, prompts, head_mask=None):
 
     Separate layout: one pass; the prediction at the k-th x token is for x_{k+1} (the query when k = n).
     Joint layout: one pass per k, on the first k examples and the query.
+
+    Notebooks: II.2
     """
     _check(model, task, prompts)
     was_training = model.training
@@ -58,13 +61,17 @@ def predict_by_n(model, task, prompts, head_mask=None):
 
 
 def risk_by_n(model, task, prompts, head_mask=None):
-    """(n + 1,) excess risk after k = 0, 1, ..., n examples."""
+    """(n + 1,) excess risk after k = 0, 1, ..., n examples.
+
+    Notebooks: II.2"""
     preds, targets = predict_by_n(model, task, prompts, head_mask)
     return ((preds - targets) ** 2).mean(0)
 
 
 def mean_risk(model, task, prompts, head_mask=None, n_values=None):
-    """Excess risk averaged over the given numbers of examples (default 1..n)."""
+    """Excess risk averaged over the given numbers of examples (default 1..n).
+
+    Notebooks: II.3"""
     curve = risk_by_n(model, task, prompts, head_mask)
     n_values = list(range(1, prompts.n + 1)) if n_values is None else list(n_values)
     if not n_values or min(n_values) < 0 or max(n_values) > prompts.n:
@@ -85,7 +92,9 @@ def _per_head(model, measure):
 
 
 def head_importance(model, task, prompts, n_values=None):
-    """(layers, heads): the rise in mean risk when that one head is masked, all others kept."""
+    """(layers, heads): the rise in mean risk when that one head is masked, all others kept.
+
+    Notebooks: II.3, II.5"""
     base = mean_risk(model, task, prompts, None, n_values)
     return _per_head(model, lambda mask: mean_risk(model, task, prompts, mask, n_values) - base)
 
@@ -93,7 +102,9 @@ def head_importance(model, task, prompts, n_values=None):
 def head_effect(model, task, prompts, n_values=None):
     """(layers, heads): how much the predictions move when that one head is masked, all others kept: the mean
     squared change, averaged over n_values (default 1..n). Unlike `head_importance` it does not ask whether the
-    head helps, only whether the model uses it: a head that is never read has effect 0."""
+    head helps, only whether the model uses it: a head that is never read has effect 0.
+
+    Notebooks: II.3, II.5"""
     n_values = list(range(1, prompts.n + 1)) if n_values is None else list(n_values)
     base, _ = predict_by_n(model, task, prompts)
     return _per_head(model, lambda mask: ((predict_by_n(model, task, prompts, mask)[0] - base)[:, n_values] ** 2).mean())
@@ -101,7 +112,9 @@ def head_effect(model, task, prompts, n_values=None):
 
 def importance_shares(importance):
     """(layers, heads): each head's share of its layer's total importance (negatives count as 0); rows sum to 1
-    (a layer where no head matters gets equal shares)."""
+    (a layer where no head matters gets equal shares).
+
+    Notebooks: II.3, II.5"""
     importance = torch.as_tensor(importance, dtype=torch.float32)
     if importance.dim() != 2:
         raise ValueError(f"importance must be (layers, heads), got shape {tuple(importance.shape)}")
@@ -112,7 +125,9 @@ def importance_shares(importance):
 
 
 def pruning_mask(importance, variant):
-    """A (layers, heads) 0/1 mask for a pruning variant, chosen from the importance (see the module's doc)."""
+    """A (layers, heads) 0/1 mask for a pruning variant, chosen from the importance (see the module's doc).
+
+    Notebooks: II.3"""
     importance = torch.as_tensor(importance, dtype=torch.float32)
     if importance.dim() != 2:
         raise ValueError(f"importance must be (layers, heads), got shape {tuple(importance.shape)}")
@@ -133,7 +148,9 @@ def pruning_mask(importance, variant):
 
 
 def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n_values=None):
-    """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n)."""
+    """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n).
+
+    Notebooks: II.5"""
     return {v: mean_risk(model, task, prompts, pruning_mask(importance, v), n_values) for v in variants}
 
 
@@ -155,6 +172,8 @@ def probe(model, task, fit_prompts, eval_prompts, ridge=1e-4, head_mask=None):
     Each read-out (weights and a bias) is fitted by least squares, with a tiny ridge term for stability, on
     fit_prompts, and scored on eval_prompts (use different prompts: with width-many weights, a fit scored on
     its own prompts would flatter itself). Use at least a few times `width` fitting prompts.
+
+    Notebooks: II.3, II.5
     """
     if fit_prompts.n != eval_prompts.n:
         raise ValueError(f"fit and eval prompts must have the same n, got {fit_prompts.n} and {eval_prompts.n}")

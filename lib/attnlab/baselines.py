@@ -6,7 +6,7 @@ label of each query, (B,). They work on any n >= 0 (with no examples they predic
 - `ridge`: w = (X^T X + lam I)^-1 X^T y.
 - `gd`: k steps of gradient descent from zero on the mean squared loss (1/2n) ||X w - y||^2, with step size
   lr / L where L is the largest curvature of that loss (so lr < 2 never diverges; lr = 1 is the step 1/L).
-- `lasso`: the minimiser of (1/2n) ||X w - y||^2 + lam ||w||_1, by batched cyclic coordinate descent.
+- `lasso`: the minimiser of (1/2n) ||X w - y||^2 + lam ||w||_1, exactly, by its homotopy (LARS-Lasso).
 - `oracle`: least squares on the true support (it is told where w is non-zero): our statistical limit.
 - `preprocess_gd`: preprocess-then-optimize. First reweight each coordinate j by a statistic of the
   context, here its empirical correlation with y, c_j = |(1/n) sum_i x_ij y_i|, normalised to a_j = (c_j /
@@ -29,6 +29,7 @@ import math
 
 import torch
 
+from .lasso import lasso_kkt_violation, lasso_weights  # noqa: F401 (part of this module's interface)
 from .tasks.regression import sample_prompts
 
 
@@ -48,7 +49,9 @@ def _predict(w, x_query):
 
 
 def ridge_weights(X, y, lam):
-    """(B, d) ridge solution (X^T X + lam I)^-1 X^T y; lam > 0 (lam = 0 needs n >= d)."""
+    """(B, d) ridge solution (X^T X + lam I)^-1 X^T y; lam > 0 (lam = 0 needs n >= d).
+
+    Notebooks: II.1"""
     B, n, d = X.shape
     if lam < 0:
         raise ValueError(f"ridge lam must be non-negative, got {lam}")
@@ -59,7 +62,9 @@ def ridge_weights(X, y, lam):
 
 
 def ridge(X, y, x_query, lam=1.0):
-    """Ridge regression's prediction for each query, (B,)."""
+    """Ridge regression's prediction for each query, (B,).
+
+    Notebooks: II.1"""
     _check(X, y, x_query)
     return _predict(ridge_weights(X, y, lam), x_query)
 
@@ -70,6 +75,8 @@ def gd_weights(X, y, steps, lr, scale=None):
     The step size is lr / L with L the largest eigenvalue of the loss's curvature X^T X / n (its smoothness
     constant): any lr in (0, 2) is stable on every prompt, and lr = 1 is the textbook step 1/L. A fixed step
     for all prompts would diverge on the rare prompts whose curvature is large, which ruins a mean risk.
+
+    Notebooks: II.1, II.4
     """
     B, n, d = X.shape
     if steps < 0 or lr < 0:
@@ -88,83 +95,25 @@ def gd_weights(X, y, steps, lr, scale=None):
 
 
 def gd(X, y, x_query, steps=3, lr=1.0):
-    """Prediction after k = `steps` steps of gradient descent from zero (step size lr / L, see gd_weights), (B,)."""
+    """Prediction after k = `steps` steps of gradient descent from zero (step size lr / L, see gd_weights), (B,).
+
+    Notebooks: II.1, II.4"""
     _check(X, y, x_query)
     return _predict(gd_weights(X, y, steps, lr), x_query)
 
 
-def soft_threshold(z, t):
-    return torch.sign(z) * torch.clamp(z.abs() - t, min=0)
-
-
-def lasso_weights(X, y, lam, sweeps=200, tol=1e-7):
-    """(B, d) minimiser of (1/2n) ||X w - y||^2 + lam ||w||_1 by cyclic coordinate descent over the batch.
-
-    Each sweep updates every coordinate exactly (a soft-threshold); it stops after `sweeps` sweeps or when no
-    weight moved more than tol in a sweep.
-    """
-    B, n, d = X.shape
-    if lam < 0 or sweeps < 1:
-        raise ValueError(f"need lam >= 0 and sweeps >= 1, got lam={lam}, sweeps={sweeps}")
-    w = X.new_zeros(B, d)
-    if n == 0:
-        return w
-    # Work with the Gram matrix G = X^T X / n and c = X^T y / n: a coordinate update then costs O(d), not O(n).
-    G = X.transpose(1, 2) @ X / n  # (B, d, d)
-    c = (X.transpose(1, 2) @ y[..., None])[..., 0] / n  # (B, d)
-    col_sq = torch.diagonal(G, dim1=1, dim2=2)  # (B, d)
-    safe = torch.where(col_sq > 0, col_sq, torch.ones_like(col_sq))
-    for _ in range(sweeps):
-        moved = X.new_zeros(B)
-        for j in range(d):
-            rho = c[:, j] - (G[:, j] * w).sum(1) + col_sq[:, j] * w[:, j]
-            new = torch.where(col_sq[:, j] > 0, soft_threshold(rho, lam) / safe[:, j], torch.zeros_like(rho))
-            moved = torch.maximum(moved, (new - w[:, j]).abs())
-            w[:, j] = new
-        if moved.max().item() <= tol:
-            break
-    return _polish(X, y, w, lam)
-
-
-def _polish(X, y, w, lam):
-    """One exact step on the active set: if coordinate descent found the right non-zero coordinates and signs,
-    the Lasso solution solves (X_A^T X_A / n) w_A = X_A^T y / n - lam sign(w_A). Kept only where it is at least
-    as good by the optimality conditions (this turns a slow tail of coordinate descent into an exact answer)."""
-    B, n, d = X.shape
-    active = (w != 0).to(X.dtype)  # (B, d)
-    inactive = torch.diag_embed(1 - active)
-    A = X.transpose(1, 2) @ X / n * active[:, :, None] * active[:, None, :] + inactive
-    b = ((X.transpose(1, 2) @ y[..., None])[..., 0] / n - lam * torch.sign(w)) * active
-    refined, info = torch.linalg.solve_ex(A, b[..., None])
-    refined = refined[..., 0] * active
-    ok = (info == 0) & torch.isfinite(refined).all(1) & (torch.sign(refined) == torch.sign(w)).all(1)
-    ok = ok & (lasso_kkt_violation(X, y, refined, lam) <= lasso_kkt_violation(X, y, w, lam))
-    return torch.where(ok[:, None], refined, w)
-
-
-def lasso(X, y, x_query, lam=0.05, sweeps=200):
+def lasso(X, y, x_query, lam=0.05):
     """Lasso's prediction for each query, (B,)."""
     _check(X, y, x_query)
-    return _predict(lasso_weights(X, y, lam, sweeps), x_query)
-
-
-def lasso_kkt_violation(X, y, w, lam):
-    """(B,) how far w is from the Lasso's optimality (KKT) conditions; 0 at the exact minimiser.
-
-    With g = (1/n) X^T (y - X w): g_j = lam * sign(w_j) where w_j != 0, and |g_j| <= lam where w_j = 0.
-    """
-    n = X.shape[1]
-    g = (X.transpose(1, 2) @ (y - (X @ w[..., None])[..., 0])[..., None])[..., 0] / n
-    active = w != 0
-    on = (g - lam * torch.sign(w)).abs()
-    off = torch.clamp(g.abs() - lam, min=0)
-    return torch.where(active, on, off).amax(dim=1)
+    return _predict(lasso_weights(X, y, lam), x_query)
 
 
 def oracle(X, y, x_query, support, lam=1e-6):
     """Least squares on the true support, (B,): it is told which s coordinates of w are non-zero.
 
     A tiny ridge term lam keeps n <= s (under- or just-determined) stable; `tune` picks it from a small grid.
+
+    Notebooks: II.1
     """
     _check(X, y, x_query)
     if tuple(support.shape) != tuple(x_query.shape):
@@ -174,13 +123,17 @@ def oracle(X, y, x_query, support, lam=1e-6):
 
 
 def correlations(X, y):
-    """(B, d) the correlation of each coordinate with the label, c_j = (1/n) sum_i x_ij y_i (0 with no examples)."""
+    """(B, d) the correlation of each coordinate with the label, c_j = (1/n) sum_i x_ij y_i (0 with no examples).
+
+    Notebooks: II.4, II.5"""
     n = X.shape[1]
     return (X.transpose(1, 2) @ y[..., None])[..., 0] / max(n, 1)
 
 
 def preprocess_weights(X, y, power=1.0):
-    """(B, d) the reweighting a_j = (c_j / max_k c_k)^power from the correlations c_j = |(1/n) sum_i x_ij y_i|."""
+    """(B, d) the reweighting a_j = (c_j / max_k c_k)^power from the correlations c_j = |(1/n) sum_i x_ij y_i|.
+
+    Notebooks: II.4"""
     if power < 0:
         raise ValueError(f"power must be non-negative, got {power}")
     B, n, d = X.shape
@@ -192,7 +145,9 @@ def preprocess_weights(X, y, power=1.0):
 
 
 def preprocess_gd(X, y, x_query, steps=3, lr=1.0, power=1.0):
-    """Preprocess-then-optimize: reweight coordinates by their correlation with y, then k gradient steps, (B,)."""
+    """Preprocess-then-optimize: reweight coordinates by their correlation with y, then k gradient steps, (B,).
+
+    Notebooks: II.1, II.4"""
     _check(X, y, x_query)
     a = preprocess_weights(X, y, power)
     v = gd_weights(X, y, steps, lr, scale=a)
@@ -205,6 +160,8 @@ def correlation_gd(X, y, x_query, steps=3, lr=0.1, beta=1.0, alpha=1.0):
     Every operation is a sum over the examples of products, which is what linear attention computes, so a
     transformer can run it exactly: see `attnlab.construction`. No step is rescaled per prompt, so too large a
     lr or beta diverges on the prompts whose curvature or correlations are large.
+
+    Notebooks: II.1, II.5
     """
     _check(X, y, x_query)
     if steps < 0:
@@ -245,7 +202,9 @@ def predict(method, prompts, **params):
 
 
 def risk(method, prompts, **params):
-    """Excess risk of a method on `Prompts`: mean (prediction - <w, x_q>)^2."""
+    """Excess risk of a method on `Prompts`: mean (prediction - <w, x_q>)^2.
+
+    Notebooks: II.4, II.5"""
     return ((predict(method, prompts, **params) - prompts.target) ** 2).mean().item()
 
 
@@ -253,6 +212,8 @@ def tune(method, prompts, grid=None, **fixed):
     """The hyperparameters in the grid with the lowest risk on these (held-out) prompts: (params, risk).
 
     fixed: parameters not tuned, such as steps=k for gd and preprocess_gd.
+
+    Notebooks: II.4
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
@@ -272,6 +233,8 @@ def risk_curves(d=8, s=2, sigma=0.1, n_values=range(0, 17), methods=("ridge", "g
     """Tune every method per n on `num_tune` prompts, then measure it on `num_eval` fresh prompts.
 
     Returns {method: {"n": [...], "risk": [...], "params": [...]}}. steps: k for gd and preprocess_gd.
+
+    Notebooks: II.1
     """
     for m in methods:
         if m not in METHODS:

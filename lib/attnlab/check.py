@@ -1,10 +1,17 @@
 """Friendly self-checks for the visible test cells: each failure says what was expected and what was got."""
 import inspect
+import os
 import sys
 import threading
 from contextlib import contextmanager
 
 import torch
+
+
+def autograding():
+    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set): the course then loads the zoo's models
+    instead of training live, so that grading stays fast, and explorers draw plain figures (widgets.no_front_end)."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 class CheckFailed(AssertionError):
@@ -23,13 +30,18 @@ def is_tensor(got, name="your answer"):
 
 
 def shape(got, expected, name="your answer"):
+    """`got` must be a torch.Tensor of shape `expected`.
+
+    Notebooks: 0.1, I.1, II.1, II.3, II.4"""
     is_tensor(got, name)
     if tuple(got.shape) != tuple(expected):
         raise CheckFailed(f"{name}: expected shape {tuple(expected)}, got shape {tuple(got.shape)}")
 
 
 def close(got, expected, name="your answer", atol=1e-5, rtol=1e-4):
-    """`got` must match the tensor `expected` in shape and, within tolerance, in every entry."""
+    """`got` must match the tensor `expected` in shape and, within tolerance, in every entry.
+
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, II.1, II.2, II.3, II.4, II.5"""
     shape(got, expected.shape, name)
     got, expected = got.detach().double(), expected.detach().double()
     if not torch.allclose(got, expected, atol=atol, rtol=rtol):
@@ -40,16 +52,25 @@ def close(got, expected, name="your answer", atol=1e-5, rtol=1e-4):
 
 
 def equal(got, expected, name="your answer"):
+    """`got` must equal `expected` (with ==).
+
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2"""
     if got != expected:
         raise CheckFailed(f"{name}: expected {expected!r}, got {got!r}")
 
 
 def at_least(got, threshold, name="your answer"):
+    """`got` must be at least `threshold`.
+
+    Notebooks: I.2, II.4"""
     if not got >= threshold:
         raise CheckFailed(f"{name}: expected at least {threshold:g}, got {got:g}")
 
 
 def passed(what):
+    """Print a check mark and what passed: the last line of a test cell that passed.
+
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2, II.3, II.4, II.5"""
     print(f"✓ {what}")
 
 
@@ -80,6 +101,8 @@ def own_work(*answers, forbidden):
     module path, through an alias imported earlier, imported inside the answer, or through another module
     that re-exports it. Calls made by the block itself, outside the answers (say to compute the expected
     value with the same reference), are allowed.
+
+    Notebooks: 0.1, I.2, I.4, I.5, II.1, II.2, II.3, II.4, II.5
     """
     codes = {_code(f): _name(f) for f in forbidden if _code(f) is not None}
     builtins = {id(f): _name(f) for f in forbidden if _code(f) is None}
@@ -123,6 +146,8 @@ def replaced(namespace, **functions):
 
     A later exercise is checked with the course's answers to the earlier ones, so that a mistake in an
     earlier exercise costs only its own points.
+
+    Notebooks: 0.1, I.4, I.5, II.4
     """
     missing = object()
     saved = {name: namespace.get(name, missing) for name in functions}

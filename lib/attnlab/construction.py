@@ -31,7 +31,9 @@ from .model import Config, Transformer
 
 
 def layout(d):
-    """The residual stream's parts: {"x": slice, "r": slice, "xt": slice}."""
+    """The residual stream's parts: {"x": slice, "r": slice, "xt": slice}.
+
+    Notebooks: II.5"""
     return residual_layout(x=d, r=1, xt=d)
 
 
@@ -41,7 +43,9 @@ def head_size(d):
 
 
 def blank(d, steps, max_len=64, dtype=torch.float32):
-    """A zero linear-attention transformer of the construction's shape: 1 + steps layers of d heads."""
+    """A zero linear-attention transformer of the construction's shape: 1 + steps layers of d heads.
+
+    Notebooks: II.5"""
     if d < 1 or steps < 0:
         raise ValueError(f"need d >= 1 and steps >= 0, got d={d}, steps={steps}")
     cfg = Config(max_len=max_len, output_dim=1, input_dim=d + 2, width=d * head_size(d), depth=1 + steps, heads=d,
@@ -55,7 +59,9 @@ def blank(d, steps, max_len=64, dtype=torch.float32):
 
 @torch.no_grad()
 def preprocess_head(model, j):
-    """Layer 1, head j: token i's output is the average over examples k of (x_ij * y_k) * x_kj = x_ij * c_j."""
+    """Layer 1, head j: token i's output is the average over examples k of (x_ij * y_k) * x_kj = x_ij * c_j.
+
+    Notebooks: II.5"""
     parts, head = layout(model.cfg.input_dim - 2), head_weights(model, 0, j)
     scale = math.sqrt(head.W_Q.shape[0])  # undo attention's division by sqrt(D)
     head.W_Q[0, parts["x"].start + j] = scale  # query: x_ij
@@ -66,7 +72,9 @@ def preprocess_head(model, j):
 
 @torch.no_grad()
 def gradient_step_head(model, layer, lr, beta):
-    """One head of `layer` takes a gradient step: r_i <- r_i - lr * average_k (x_i^T P x_k) r_k."""
+    """One head of `layer` takes a gradient step: r_i <- r_i - lr * average_k (x_i^T P x_k) r_k.
+
+    Notebooks: II.5"""
     d = model.cfg.input_dim - 2
     parts, head = layout(d), head_weights(model, layer, 0)
     scale = math.sqrt(head.W_Q.shape[0])
@@ -82,7 +90,9 @@ def build(d, steps, lr, beta, max_len=64, dtype=torch.float32, preprocess=prepro
     """The construction for dimension d and `steps` gradient steps (see the module's doc), as a Transformer.
     Use dtype=torch.float64 to compare it with `baselines.correlation_gd` to many digits. preprocess and step:
     the functions that write one first-layer head, preprocess(model, j), and one gradient-step head,
-    step(model, layer, lr, beta) (yours, in the notebook Part II.5)."""
+    step(model, layer, lr, beta) (yours, in the notebook Part II.5).
+
+    Notebooks: II.5"""
     if lr < 0 or beta < 0:
         raise ValueError(f"lr and beta must be non-negative, got lr={lr}, beta={beta}")
     model = blank(d, steps, max_len, dtype)

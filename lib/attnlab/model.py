@@ -23,6 +23,9 @@ ATTENTIONS = ("softmax", "linear")
 
 @dataclass
 class Config:
+    """Every choice of a model, in one place: what it reads and predicts, its size, and its attention.
+
+    Notebooks: 0.1"""
     max_len: int  # longest sequence the learned positional table covers
     output_dim: int  # number of classes, or 1 for a real-valued prediction
     vocab_size: int | None = None  # token input: ids in [0, vocab_size)
@@ -61,7 +64,9 @@ class Config:
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention: split into heads, attend, merge."""
+    """Multi-head self-attention: split into heads, attend, merge.
+
+    Notebooks: 0.1"""
 
     def __init__(self, cfg: Config):
         super().__init__()
@@ -131,6 +136,10 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
+    """The course's transformer: token or vector embedding plus a learned positional table, `depth` blocks
+    of multi-head attention (and an MLP when cfg.mlp), and a linear read-out at every position.
+
+    Notebooks: 0.1"""
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
@@ -218,7 +227,8 @@ def save(model: Transformer, path, **metadata):
 
 
 def load(path, device="cpu"):
-    """Load a checkpoint written by `save`; returns (model, metadata). Safe: weights_only=True."""
+    """Load a checkpoint written by `save` (a path or a binary file object); returns (model, metadata). Safe:
+    weights_only=True."""
     checkpoint = torch.load(path, map_location=device, weights_only=True)
     model = Transformer(Config(**checkpoint["config"])).to(device)
     model.load_state_dict(checkpoint["state_dict"])

@@ -4,7 +4,9 @@ import torch
 
 
 def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patterns"):
-    """Draw one heat map per pattern. patterns: a (T, T) tensor or a list of them (query rows, key columns)."""
+    """Draw one heat map per pattern. patterns: a (T, T) tensor or a list of them (query rows, key columns).
+
+    Notebooks: 0.1"""
     if isinstance(patterns, torch.Tensor) and patterns.dim() == 2:
         patterns = [patterns]
     count = len(patterns)
@@ -23,7 +25,9 @@ def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patte
 
 
 def learning_curve(history, label="model", chance=None, metric_name="accuracy", ax=None):
-    """The test metric against training steps, with the chance level as a dashed line when given."""
+    """The test metric against training steps, with the chance level as a dashed line when given.
+
+    Notebooks: 0.1, I.4, II.2"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -38,7 +42,9 @@ def learning_curve(history, label="model", chance=None, metric_name="accuracy", 
 
 
 def softmax_scaling(width=16, keys=8, seed=0):
-    """Why attention divides by sqrt(width): softmax weights of one query over random keys, unscaled and scaled."""
+    """Why attention divides by sqrt(width): softmax weights of one query over random keys, unscaled and scaled.
+
+    Notebooks: 0.1"""
     generator = torch.Generator().manual_seed(seed)
     query, key_vectors = torch.randn(width, generator=generator), torch.randn(keys, width, generator=generator)
     scores = key_vectors @ query
@@ -58,7 +64,9 @@ def softmax_scaling(width=16, keys=8, seed=0):
 
 def accuracy_vs_depth(accuracies, chance, task_name, ax=None, highlight=None):
     """accuracies: {depth: accuracy or list of accuracies over seeds}. Points (mean, with every seed shown
-    faintly), the chance level dashed, and the depth `highlight` ringed."""
+    faintly), the chance level dashed, and the depth `highlight` ringed.
+
+    Notebooks: I.1, I.2, I.3, I.4"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 3.4))
@@ -81,9 +89,24 @@ def accuracy_vs_depth(accuracies, chance, task_name, ax=None, highlight=None):
     return fig or ax.figure
 
 
+def depth_study(by_task):
+    """by_task: {task name: ({depth: [accuracy per seed]}, chance)}. One accuracy_vs_depth panel per task, side
+    by side, on a pyplot-free Figure (it draws headless, in a script, and shows in a notebook)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.6 * len(by_task), 3.6), layout="constrained")
+    for ax, (task, (accuracies, chance)) in zip(fig.subplots(1, len(by_task), sharey=True, squeeze=False)[0],
+                                                by_task.items()):
+        accuracy_vs_depth(accuracies, chance, task.replace("_", " "), ax=ax)
+    fig.suptitle("What depth buys: accuracy of attention-only transformers against depth")
+    return fig
+
+
 def layer_patterns(cache, tokens=None, example=0, axes=None, suptitle="Attention patterns, every layer and head"):
     """Every layer's and head's attention pattern for one example of a run_with_cache batch: a grid of
-    layers (rows) by heads (columns)."""
+    layers (rows) by heads (columns), numbered from 1 as in the prose.
+
+    Notebooks: I.1, I.2, I.3, I.4"""
     patterns = [p[example].detach().cpu() for p in cache["pattern"]]  # each (H, T, T)
     layers, heads = len(patterns), patterns[0].shape[0]
     fig = None
@@ -94,7 +117,7 @@ def layer_patterns(cache, tokens=None, example=0, axes=None, suptitle="Attention
         for head in range(heads):
             ax = axes[layer][head]
             ax.imshow(patterns[layer][head], cmap="Blues", vmin=0, vmax=1)
-            ax.set_title(f"layer {layer}, head {head}", fontsize=9)
+            ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=9)
             if labels:
                 ax.set_xticks(range(len(labels)), labels, fontsize=6)
                 ax.set_yticks(range(len(labels)), labels, fontsize=6)
@@ -108,7 +131,9 @@ def layer_patterns(cache, tokens=None, example=0, axes=None, suptitle="Attention
 
 def risk_vs_n(curves, ax=None, title="Excess risk against the number of examples", emphasize=()):
     """curves: {label: (n values, risks)}. One line per label on a log scale; labels in `emphasize` (the
-    transformers) are drawn thick with markers, the baselines thin."""
+    transformers) are drawn thick with markers, the baselines thin.
+
+    Notebooks: II.1, II.2, II.4"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -126,7 +151,9 @@ def risk_vs_n(curves, ax=None, title="Excess risk against the number of examples
 
 def importance_grid(shares, ax=None, title="Each head's share of its layer's importance"):
     """shares: (layers, heads), rows summing to 1 (see analysis.importance_shares). A heat map with the
-    numbers written in; layers are numbered from 1 as in the prose."""
+    numbers written in; layers and heads are numbered from 1 as in the prose.
+
+    Notebooks: II.3, II.5"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(4, 3.4))
@@ -136,7 +163,7 @@ def importance_grid(shares, ax=None, title="Each head's share of its layer's imp
     for layer in range(layers):
         for head in range(heads):
             ax.text(head, layer, f"{shares[layer, head]:.2f}", ha="center", va="center", color="w", fontsize=8)
-    ax.set_xticks(range(heads), [str(h) for h in range(heads)])
+    ax.set_xticks(range(heads), [str(h + 1) for h in range(heads)])
     ax.set_yticks(range(layers), [str(layer + 1) for layer in range(layers)])
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
@@ -145,9 +172,25 @@ def importance_grid(shares, ax=None, title="Each head's share of its layer's imp
     return fig or ax.figure
 
 
+def importance_grids(shares_by_label, suptitle, columns=5):
+    """shares_by_label: {label (a seed, a model): (layers, heads) shares}. One importance_grid per label, in rows
+    of `columns`."""
+    columns = min(columns, len(shares_by_label))
+    rows = -(-len(shares_by_label) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.2 * rows), squeeze=False, layout="constrained")
+    for ax, (label, shares) in zip(axes.flat, shares_by_label.items()):
+        importance_grid(shares, ax, label)
+    for ax in list(axes.flat)[len(shares_by_label):]:
+        ax.set_axis_off()
+    fig.suptitle(suptitle, fontsize=10)
+    return fig
+
+
 def pruning_bars(risks, ax=None, title="Pruning: keep all of layer 1 and the top head of each later layer",
                  ylabel="mean excess risk"):
-    """risks: {group label (a seed, a model): {variant: risk}}. Grouped bars, one group per variant."""
+    """risks: {group label (a seed, a model): {variant: risk}}. Grouped bars, one group per variant.
+
+    Notebooks: II.3"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -167,7 +210,9 @@ def pruning_bars(risks, ax=None, title="Pruning: keep all of layer 1 and the top
 def probe_beside_optimizers(probes, references=None, ax=None, n=None,
                             title="Layer-wise probing beside k steps of an optimizer"):
     """probes: {label: risk entering each layer (the last reads the output)}; references: {method: (ks, risks)}.
-    Both on one log axis whose x is the layer l or the number of steps k."""
+    Both on one log axis whose x is the layer l or the number of steps k.
+
+    Notebooks: II.3, II.5"""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))

@@ -11,6 +11,8 @@ import importlib
 import json
 from pathlib import Path
 
+from .cli import output_file
+
 # Each study is a module with reproduce(seeds, out_dir) -> a JSON-ready dict with its "kind".
 STUDIES = {"depth": "attnlab.depth", "heads": "attnlab.heads"}
 
@@ -34,10 +36,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m attnlab.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=sorted(STUDIES))
     parser.add_argument("--seeds", type=parse_seeds, default=[0, 1, 2], help="comma-separated, or a range: 0,1,2 or 0-9")
-    parser.add_argument("--out", type=Path, default=Path("results.json"), help="where to write the JSON")
+    parser.add_argument("--out", type=output_file, default=Path("results.json"),
+                        help="where to write the JSON (checked before any training)")
     args = parser.parse_args(argv)
     study = importlib.import_module(STUDIES[args.study])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     results = study.reproduce(args.seeds, args.out.parent)
     args.out.write_text(json.dumps(results, indent=1))
     print(f"wrote {args.out}")

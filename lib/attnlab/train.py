@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from . import seeds
+
 _threads_chosen = False
 
 
@@ -39,7 +41,9 @@ def pick_device(device=None):
 
 
 def describe_device(device=None):
-    """One line for a notebook to print: which device, and how many CPU threads."""
+    """One line for a notebook to print: which device, and how many CPU threads.
+
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2, II.3, II.4, II.5"""
     device = pick_device(device)
     if device.type == "cuda":
         return f"device: cuda ({torch.cuda.get_device_name(device)})"
@@ -91,6 +95,8 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
 
     target: stop as soon as the test metric reaches it (>= when higher is better, else <=).
     progress: show a tqdm bar (it works in a terminal and in a notebook); $ATTNLAB_PROGRESS=0 hides it.
+
+    Notebooks: 0.1
     """
     if steps < 1 or batch_size < 1 or eval_every < 1 or eval_size < 1:
         raise ValueError(f"steps, batch_size, eval_every and eval_size must be at least 1, got "
@@ -100,7 +106,7 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
     device = pick_device(device)
     generator = seed_everything(seed)
     model.to(device).train()
-    test_inputs, test_targets = (t.to(device) for t in task.sample(eval_size, torch.Generator().manual_seed(seed + 10_000), "test"))
+    test_inputs, test_targets = (t.to(device) for t in task.sample(eval_size, seeds.generator(seed, "early_stopping"), "test"))
     warmup = min(100, steps // 10) if warmup is None else warmup
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     reached = (lambda m: m >= target) if task.higher_is_better else (lambda m: m <= target)

@@ -1,68 +1,122 @@
-"""Interactive views built from core ipywidgets only (so they render on Colab, Binder and JupyterLab alike)."""
+"""Interactive views built from core ipywidgets only (so they render on Colab, Binder and JupyterLab alike).
+
+A slider move redraws one picture: each view draws on a plain matplotlib Figure with a fixed layout (no layout
+engine, no pyplot figure manager), and a view of zoo models is drawn once per process (see _zoo_picture).
+"""
+import functools
+import io
 import os
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
+from IPython.display import Image, display
+from matplotlib.figure import Figure
 from ipywidgets import Button, Dropdown, HBox, IntSlider, Output, SelectionSlider, VBox, interactive
 
 from . import depth as study
 from . import heads as heads_study
+from .check import autograding
 from .plots import accuracy_vs_depth, importance_grid, layer_patterns, learning_curve, risk_vs_n
 
 
-def _show(fig):
-    """Display a figure once, print its title as text (for screen readers and tests), and free it."""
-    display(fig)
-    print(fig.get_suptitle())
+def _png(fig):
+    """The figure as PNG bytes, rendered once, and freed. (Displaying the figure itself would render it with a
+    tight bounding box: a second layout pass, slower on every slider move.)"""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
+    return buffer.getvalue()
+
+
+def _show(fig):
+    """Display a figure once, and print its title as text (for screen readers and tests)."""
+    title = fig.get_suptitle()
+    display(Image(_png(fig)))
+    print(title)
+
+
+@functools.lru_cache(maxsize=64)
+def _zoo_picture(view, *args):
+    """(PNG, title) of a view of zoo models: the same arguments always draw the same picture, so each is drawn
+    once per process and a slider moved back to a value it has shown costs nothing."""
+    fig = view(*args)
+    return _png(fig), fig.get_suptitle()
+
+
+def _show_zoo(view, *args):
+    picture, title = _zoo_picture(view, *args)
+    display(Image(picture))
+    print(title)
 
 
 def no_front_end():
-    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set): nobody moves a slider there, and nbclient
-    sometimes waits out its whole cell timeout on a cell that shows a live widget (measured: about one run in
-    six with an interactive or Output widget), which would cost a student points. Explorers then show their
-    view at the starting values as a plain figure."""
-    return bool(os.environ.get("NBGRADER_EXECUTION"))
+    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set) or in a headless run that asks for it
+    ($ATTNLAB_NO_FRONT_END=1: nbconvert, CI). Nobody moves a slider there, and nbclient sometimes waits out its
+    whole cell timeout on a cell that shows a live widget, which under grading would cost a student points.
+    Explorers then show their view at the starting values as a plain figure."""
+    return autograding() or os.environ.get("ATTNLAB_NO_FRONT_END") == "1"
 
 
 def interactive_figure(draw, **controls):
     """Like ipywidgets.interactive, for a function that returns a matplotlib figure: each change of a control
     redraws the figure once (interact alone would show it twice: once returned, once by the inline backend).
-    With no front end (see no_front_end), the figure at the controls' starting values, and no widget."""
+    With no front end (see no_front_end), the figure at the controls' starting values, and no widget.
+
+    Notebooks: 0.1"""
     if no_front_end():
         return _show(draw(**{name: control.value for name, control in controls.items()}))
     return interactive(lambda **values: _show(draw(**values)), **controls)
 
 
+def interactive_picture(view, **controls):
+    """interactive_figure for a view of zoo models (see _zoo_picture): each picture is drawn once per process."""
+    if no_front_end():
+        return _show_zoo(view, *(control.value for control in controls.values()))
+    return interactive(lambda **values: _show_zoo(view, *values.values()), **controls)
+
+
 def depth_view(task_name="icqa", depth=2, run=None):
     """The depth explorer's view as a plain figure, no widgets (for grading, tests and static pages):
     accuracy against depth, the learning curve, and every layer's attention on one test example.
-    run: a live `depth.Run` to show instead of the zoo's model at this depth."""
+    run: a live `depth.Run` to show instead of the zoo's model at this depth.
+
+    Notebooks: I.5"""
     task = study.make_task(task_name)
     run = run or study.pretrained_run(task_name, depth)
-    accuracies = study.zoo_accuracies(task_name)
     example, label = task.sample(1, torch.Generator().manual_seed(0), "test")
     _, cache = run.model.run_with_cache(example)
     heads = run.model.cfg.heads
-    fig = plt.figure(figsize=(3.0 * max(heads, 3) + 1, 3.3 + 2.6 * depth), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.3, 2.6 * depth])
-    left, right = top.subplots(1, 2)
-    accuracy_vs_depth(accuracies, task.chance, task_name, ax=left, highlight=depth)
+    rows, columns = (1, depth) if heads == 1 else (depth, heads)  # one head per layer: the layers side by side
+    width, height = max(10.0, 2.9 * columns + 1.0), 4.4 + 2.9 * rows
+    fig = Figure(figsize=(width, height))
+    outer = fig.add_gridspec(2, 1, height_ratios=[3.0, 2.9 * rows], left=0.07, right=0.97, bottom=0.55 / height,
+                             top=1 - 0.95 / height, hspace=0.35)
+    left, right = (fig.add_subplot(cell) for cell in outer[0].subgridspec(1, 2, wspace=0.25))
+    accuracy_vs_depth(study.zoo_accuracies(task_name), task.chance, task_name, ax=left, highlight=depth)
     learning_curve(run.history, label=f"depth {depth}", chance=task.chance, ax=right)
-    layer_patterns(cache, tokens=example[0].tolist(), axes=bottom.subplots(depth, heads, squeeze=False))
+    grid = outer[1].subgridspec(rows, columns, wspace=0.35, hspace=0.45)
+    maps = [[fig.add_subplot(grid[(layer, head) if heads > 1 else (0, layer)]) for head in range(heads)]
+            for layer in range(depth)]
+    tokens = example[0].tolist()
+    layer_patterns(cache, tokens=tokens if len(tokens) <= 16 else None, axes=maps)  # longer: the caption has them
+    if heads == 1:  # the maps side by side share their query axis: label it once (fewer labels, a faster draw)
+        for row in maps[1:]:
+            row[0].tick_params(labelleft=False)
+            row[0].set_ylabel("")
     source = "trained live" if run.live else "zoo"
     caption = (f"{task_name}, depth {depth} ({source}): test accuracy {run.accuracy:.1%}, chance {task.chance:.1%};\n"
-               f"example {' '.join(map(str, example[0].tolist()))} -> label {task.query_labels(label).item()}")
+               f"example {' '.join(map(str, tokens))} -> label {task.query_labels(label).item()}")
     fig.suptitle(caption, fontsize=9)
     return fig
 
 
 def depth_explorer(task_name="icqa", depth=2):
     """Depth slider and task selector over the zoo's models; "Train live" trains the shown configuration.
-    With no front end (see no_front_end), the view at the starting values, and no widget."""
+    With no front end (see no_front_end), the view at the starting values, and no widget.
+
+    Notebooks: I.5"""
     if no_front_end():
-        return _show(depth_view(task_name, depth))
+        return _show_zoo(depth_view, task_name, depth)
     task_box = Dropdown(options=list(study.TASK_NAMES), value=task_name, description="task")
     depth_slider = IntSlider(value=depth, min=1, max=4, description="depth")
     train_button = Button(description="Train live", tooltip="train this task at this depth from scratch, here")
@@ -71,7 +125,10 @@ def depth_explorer(task_name="icqa", depth=2):
     def show(run=None):
         with view:
             view.clear_output(wait=True)
-            _show(depth_view(task_box.value, depth_slider.value, run))
+            if run is None:
+                _show_zoo(depth_view, task_box.value, depth_slider.value)
+            else:
+                _show(depth_view(task_box.value, depth_slider.value, run))
 
     def train_live(_):
         with view:
@@ -92,8 +149,9 @@ def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     the tuned baselines, and each head's share of its layer's importance (the rise in risk when masked)."""
     run = heads_study.pretrained(layers, heads)
     task, analysis = run.task, run.analysis
-    fig = plt.figure(figsize=(11, 4.2), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1.4, 1])
+    fig = Figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2, width_ratios=[1.4, 1], gridspec_kw=dict(left=0.07, right=0.95, bottom=0.13,
+                                                                              top=0.86, wspace=0.25))
     ns = range(len(analysis.risk_by_n))
     curves = {run.label: (ns, analysis.risk_by_n), **{m: (ns, r) for m, r in run.baselines.items()}}
     risk_vs_n(curves, left, "Excess risk against n (zoo model and tuned baselines)", emphasize=[run.label])
@@ -113,8 +171,10 @@ def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):
 
 
 def heads_explorer(layers=heads_study.LAYERS, heads=heads_study.HEADS):
-    """Sliders for layers (1 to 4) and heads (1, 2, 4, 8) over the zoo's Part II models."""
-    return interactive_figure(heads_view,
-                              layers=IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS),
-                                               max=max(heads_study.ZOO_LAYERS), description="layers"),
-                              heads=SelectionSlider(options=heads_study.ZOO_HEADS, value=heads, description="heads"))
+    """Sliders for layers (1 to 4) and heads (1, 2, 4, 8) over the zoo's Part II models.
+
+    Notebooks: II.2"""
+    return interactive_picture(heads_view,
+                               layers=IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS),
+                                                max=max(heads_study.ZOO_LAYERS), description="layers"),
+                               heads=SelectionSlider(options=heads_study.ZOO_HEADS, value=heads, description="heads"))

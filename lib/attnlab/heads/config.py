@@ -1,17 +1,18 @@
 """Part II's set-up: every choice of the course's heads study, in one place, with the reason for each."""
 
 # --- The task (attnlab.tasks.regression.SparseRegression) -----------------------------------------------------
-# d = 4 coordinates, one of them non-zero (s = 1): small enough that a model trains in about two minutes on one
-# CPU core, sparse enough that exploiting sparsity pays (the Lasso beats ridge, and the oracle far more).
+# d = 4 coordinates, one of them non-zero (s = 1): small enough that a model trains in minutes on one CPU core,
+# sparse enough that exploiting sparsity pays (the Lasso beats ridge, and the oracle far more).
 # Joint tokens [x_i, y_i, 1], so no head has to pair y_i with x_i first. Training prompts hold 0 to n = d
 # examples and 8 private queries (see Config.private_queries): one prompt teaches 8 predictions. Noise-free
 # training targets: the same minimiser as the noisy ones, with less gradient noise.
 TASK = dict(d=4, s=1, n=4, sigma=0.1, layout="joint", train_on="clean", curriculum_steps=0, queries=8)
 
 # --- The model (attnlab.Config) -------------------------------------------------------------------------------
-# Three layers of eight heads (with four, one seed in ten settled on a solution above ridge). Linear attention, as in paper B's theory (one linear head can take one gradient
-# step, see Part II.1), with full context: every token sees every example, and no token sees a query. Layer norm
-# on: it is the only place where the model can divide, and it needs to (Part II.5 shows why).
+# Three layers of eight heads (with four, training sometimes settles on a solution above ridge). Linear
+# attention, as in paper B's theory (one linear head can take one gradient step, see Part II.1), with full
+# context: every token sees every example, and no token sees a query. Layer norm on: it is the only place where
+# the model can divide, and it needs to (Part II.5 shows why).
 LAYERS, HEADS = 3, 8
 MODEL = dict(width=64, mlp=False, layer_norm=True, attention="linear", causal=False, private_queries=True)
 # How the positional table starts: "zero" (the joint layout's examples are exchangeable, so no position signal),
@@ -21,8 +22,7 @@ POSITIONS = "zero"
 CONTRAST = dict(attention="softmax")
 
 # --- Training (attnlab.train) ---------------------------------------------------------------------------------
-# AdamW with 100 warm-up steps and cosine decay to lr / 10, gradients clipped at 1: about two minutes per model
-# on one core of a laptop.
+# AdamW with 100 warm-up steps and cosine decay to lr / 10, gradients clipped at 1.
 TRAINING = dict(steps=12000, batch_size=64, lr=3e-3, weight_decay=0.0, eval_every=500)
 
 # --- Measuring ------------------------------------------------------------------------------------------------
@@ -31,18 +31,17 @@ EVAL_PROMPTS = 4000  # prompts per measurement
 METHODS = ("ridge", "gd", "lasso", "oracle", "preprocess_gd")  # the baselines, tuned per n (attnlab.baselines)
 ZOO_LAYERS, ZOO_HEADS = (1, 2, 3, 4), (1, 2, 4, 8)  # the heads explorer's grid
 
-# Every random draw of a measurement has its own stream, so that no two measurements share prompts and none
-# shares them with training (which draws from the generator seeded with the training seed itself).
-STREAMS = ("measure", "probe_fit", "probe_test", "baselines", "probing_reference", "construction")
-
-
-def stream_seed(seed, purpose):
-    """The generator seed of one measurement's prompts, for a model trained with `seed`."""
-    if purpose not in STREAMS:
-        raise ValueError(f"purpose must be one of {STREAMS}, got {purpose!r}")
-    return 1_000_000 * (1 + STREAMS.index(purpose)) + seed
-
 
 def claim_range(task):
-    """The numbers of examples every "mean risk" of Part II averages over: n = s..d, where sparsity matters."""
+    """The numbers of examples every "mean risk" of Part II averages over: n = s..d, where sparsity matters.
+
+    Notebooks: II.2, II.3, II.5"""
     return range(task.s, task.d + 1)
+
+
+def underdetermined_range(task):
+    """n = s..d-1: fewer examples than unknowns, where preprocessing has the most to give; the range of every
+    comparison of preprocess-then-optimize with gd and ridge.
+
+    Notebooks: II.4, II.5"""
+    return range(task.s, task.d)

@@ -18,18 +18,27 @@ import torch
 from .. import analysis as an
 from .. import plots
 from ..train import pick_device
-from .config import CONTRAST, GD_STEPS, HEADS, LAYERS, MODEL, POSITIONS, TASK, TRAINING, claim_range
-from .run import analyse, baseline_curves, construction_study, layer1_reweighting, make_task, probing_reference, train_run
+from .config import (CONTRAST, GD_STEPS, HEADS, LAYERS, MODEL, POSITIONS, TASK, TRAINING, claim_range,
+                     underdetermined_range)
+from .construction_study import construction_study, print_construction
+from .run import analyse, baseline_curves, layer1_reweighting, make_task, probing_reference, train_run
 
 
 @dataclass
 class Claim:
-    """One checked claim: whether it holds, the number it rests on, and that number's bad direction."""
+    """One checked claim: whether it holds, the number it rests on, and that number's bad direction. `key` names
+    the claim in code and tests (see CLAIM_KEYS); `text` says it in words and may change with the task."""
+    key: str
     text: str
     holds: bool
     value: float
     worse: str  # "higher" or "lower": which way the value moves when the claim fails
     detail: str
+
+
+# Every claim the course checks, in the order of the README's table.
+CLAIM_KEYS = ("beats_baselines", "below_ridge_at_d", "preprocess_gd_beats_gd", "layer1_spread", "layer1_needs_its_heads",
+              "later_layers_concentrated", "pruning_keeps_risk", "probe_falls_by_layer", "softmax_is_worse")
 
 
 def mechanism_claims(shares, pruning, probes):
@@ -38,40 +47,42 @@ def mechanism_claims(shares, pruning, probes):
     shares: (layers, heads) each head's share of its layer's importance (analysis.importance_shares); pruning:
     {variant: mean risk} with at least full, pruned and first_layer_one_head; probes: the probe's risk entering
     each layer and at the output (analysis.probe).
+
+    Notebooks: II.3
     """
     tops = torch.as_tensor(shares).max(dim=1).values.tolist()
     full = pruning["full"]
     claims = []
     if len(tops) >= 2:
-        claims.append(Claim("layer 1: no head carries more than half of the layer's importance", tops[0] <= 0.5,
+        claims.append(Claim("layer1_spread", "layer 1: no head carries more than half of the layer's importance", tops[0] <= 0.5,
                             tops[0], "higher", f"top share {tops[0]:.2f}"))
-        claims.append(Claim("each later layer: the top head carries at least 60%", min(tops[1:]) >= 0.6,
+        claims.append(Claim("later_layers_concentrated", "each later layer: the top head carries at least 60%", min(tops[1:]) >= 0.6,
                             min(tops[1:]), "lower", " ".join(f"{t:.2f}" for t in tops[1:])))
-    claims.append(Claim("pruned within 10% of the full model", pruning["pruned"] <= 1.1 * full,
+    claims.append(Claim("pruning_keeps_risk", "pruned within 10% of the full model", pruning["pruned"] <= 1.1 * full,
                         pruning["pruned"] / full, "higher", f"{pruning['pruned']:.3f} vs {full:.3f}"))
-    claims.append(Claim("one head in layer 1 raises the risk by 30% or more",
+    claims.append(Claim("layer1_needs_its_heads", "one head in layer 1 raises the risk by 30% or more",
                         pruning["first_layer_one_head"] >= 1.3 * full, pruning["first_layer_one_head"] / full,
                         "lower", f"{pruning['first_layer_one_head']:.3f} vs {full:.3f}"))
     ratios = [b / a for a, b in zip(probes, probes[1:])]
-    claims.append(Claim("the probe's risk falls from each layer to the next", max(ratios) < 1, max(ratios), "higher",
+    claims.append(Claim("probe_falls_by_layer", "the probe's risk falls from each layer to the next", max(ratios) < 1, max(ratios), "higher",
                         " ".join(f"{p:.3f}" for p in probes)))
     return claims
 
 
 def risk_claims(model, baselines, task):
     """The risk claims for one model: model and baselines are risk curves over n = 0..task.n."""
-    rng, below_d = claim_range(task), range(task.s, task.d)
+    rng, below_d = claim_range(task), underdetermined_range(task)
     mean = lambda curve, ns: sum(curve[n] for n in ns) / len(ns)  # noqa: E731
     m, r, g, l_ = (mean(c, rng) for c in (model, baselines["ridge"], baselines["gd"], baselines["lasso"]))
     best = min(r, g, l_)
     p, g2, r2 = (mean(baselines[k], below_d) for k in ("preprocess_gd", "gd", "ridge"))
     d = task.d
     return [
-        Claim(f"the transformer's mean risk over n = {task.s}..{d} is below tuned ridge, gd and Lasso", m < best,
+        Claim("beats_baselines", f"the transformer's mean risk over n = {task.s}..{d} is below tuned ridge, gd and Lasso", m < best,
               m / best, "higher", f"{m:.3f} vs ridge {r:.3f}, gd {g:.3f}, lasso {l_:.3f}"),
-        Claim(f"the transformer is below ridge at n = d = {d}", model[d] < baselines["ridge"][d],
+        Claim("below_ridge_at_d", f"the transformer is below ridge at n = d = {d}", model[d] < baselines["ridge"][d],
               model[d] / baselines["ridge"][d], "higher", f"{model[d]:.3f} vs {baselines['ridge'][d]:.3f}"),
-        Claim(f"preprocess_gd (k = {GD_STEPS}) is below gd and ridge averaged over n = {task.s}..{d - 1}",
+        Claim("preprocess_gd_beats_gd", f"preprocess_gd (k = {GD_STEPS}) is below gd and ridge averaged over n = {task.s}..{d - 1}",
               p < min(g2, r2), p / min(g2, r2), "higher", f"{p:.3f} vs gd {g2:.3f}, ridge {r2:.3f}"),
     ]
 
@@ -131,23 +142,25 @@ def check_bar(results, task=None):
         if contrast is not None:
             rng = claim_range(task)
             lin, soft = (sum(c[n] for n in rng) / len(rng) for c in (res.risk[DEFAULT_LABEL], contrast))
-            claims.append(Claim("the softmax contrast is worse than the linear default (mean risk)", soft > lin,
+            claims.append(Claim("softmax_is_worse", "the softmax contrast is worse than the linear default (mean risk)", soft > lin,
                                 soft / lin, "lower", f"{soft:.3f} vs {lin:.3f}"))
         checks[seed] = claims
     return checks
 
 
 def summarize(checks):
-    """[(claim, holds in how many seeds, of how many, median value, worst value)] over the seeds of check_bar."""
+    """[(claim key, claim text, holds in how many seeds, of how many, median value, worst value)] over the seeds of
+    check_bar, in the order of CLAIM_KEYS."""
     rows = {}
     for claims in checks.values():
         for c in claims:
-            rows.setdefault(c.text, []).append(c)
+            rows.setdefault(c.key, []).append(c)
     summary = []
-    for text, claims in rows.items():
+    for key in sorted(rows, key=CLAIM_KEYS.index):
+        claims = rows[key]
         values = [c.value for c in claims]
         worst = max(values) if claims[0].worse == "higher" else min(values)
-        summary.append((text, sum(c.holds for c in claims), len(claims), statistics.median(values), worst))
+        summary.append((key, claims[0].text, sum(c.holds for c in claims), len(claims), statistics.median(values), worst))
     return summary
 
 
@@ -181,23 +194,10 @@ def print_tables(results, task=None):
         for c in claims:
             print(f"  seed {seed} [{'holds' if c.holds else 'FAILS'}] {c.text}: {c.detail}")
     print("\nthe claims over all seeds (value: the ratio or share each claim rests on)")
-    for text, held, count, median, worst in summarize(checks):
+    for _, text, held, count, median, worst in summarize(checks):
         print(f"  holds in {held}/{count}: {text} (median {median:.3f}, worst seed {worst:.3f})")
     if "construction" in results:
         print_construction(results["construction"])
-
-
-def print_construction(c):
-    print(f"\nthe construction ({c['steps']} gradient layers): largest distance from the plain algorithm in float64: "
-          f"{c['max_abs_diff']:.1e}")
-    by_method = {}
-    for r in c["risk"]:
-        by_method.setdefault(r["method"], {})[r["n"]] = r["risk"]
-    for method, by_n in by_method.items():
-        print(f"  {method:15s} " + " ".join(f"n={n}: {r:.3f}" for n, r in by_n.items()))
-    design = c["design"]
-    print(f"  built with beta = {design['beta']}, lr = {design['lr']}: mean risk {design['mean_risk']:.3f}; "
-          f"pruning {', '.join(f'{k} {v:.3f}' for k, v in c['pruning'].items())}")
 
 
 def _save(fig, path):
@@ -220,14 +220,10 @@ def plot(results, out_dir):
                           emphasize=models)
     paths.append(_save(fig, out_dir / "heads_risk_vs_n.png"))
 
-    columns = min(5, len(seeds))
-    rows = -(-len(seeds) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.2 * rows), squeeze=False, layout="constrained")
-    for ax, (seed, res) in zip(axes.flat, seeds.items()):
-        plots.importance_grid(an.importance_shares(torch.tensor(res.importance[DEFAULT_LABEL])), ax, f"seed {seed}")
-    for ax in list(axes.flat)[len(seeds):]:
-        ax.set_axis_off()
-    fig.suptitle("Head importance of the default model: each head's share of its layer's rise in risk", fontsize=10)
+    shares = {f"seed {seed}": an.importance_shares(torch.tensor(res.importance[DEFAULT_LABEL]))
+              for seed, res in seeds.items()}
+    fig = plots.importance_grids(shares, "Head importance of the default model: each head's share of its layer's rise "
+                                         "in risk")
     paths.append(_save(fig, out_dir / "heads_importance.png"))
 
     fig = plots.pruning_bars({f"seed {seed}": res.pruning for seed, res in seeds.items()})

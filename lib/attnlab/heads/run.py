@@ -6,31 +6,36 @@
   pruning, probing).
 - `baseline_curves`, `probing_reference`: the classical algorithms beside it, tuned on their own prompts.
 - `layer1_reweighting`: how much of the first layer's output at the query is the reweighting x_q * c.
-- `construction_study`: the hand-built transformer of `attnlab.construction`, measured with the same functions.
 """
 import functools
 import math
-import os
 from dataclasses import asdict, dataclass
 
 import torch
 
 from .. import analysis as an
 from .. import baselines as bl
-from .. import construction, zoo
+from .. import zoo
+from ..check import autograding
 from ..model import Config, Transformer
+from ..seeds import generator, stream_seed
 from ..tasks.regression import SparseRegression, sample_prompts
 from ..train import History, pick_device, train
 from .config import (CONTRAST, EVAL_PROMPTS, GD_STEPS, HEADS, LAYERS, METHODS, MODEL, POSITIONS, TASK, TRAINING,
-                     ZOO_HEADS, ZOO_LAYERS, claim_range, stream_seed)
+                     ZOO_HEADS, ZOO_LAYERS, claim_range)
 
 
 def make_task(**overrides):
+    """The study's task (config.TASK), with some of its arguments replaced.
+
+    Notebooks: II.1, II.2, II.3, II.4, II.5"""
     return SparseRegression(**{**TASK, **overrides})
 
 
 def make_model(task, layers=LAYERS, heads=HEADS, seed=0, positions=POSITIONS, **model_overrides):
-    """A fresh transformer for the task, initialised from `seed`; model_overrides replace keys of MODEL."""
+    """A fresh transformer for the task, initialised from `seed`; model_overrides replace keys of MODEL.
+
+    Notebooks: II.2, II.5"""
     if positions not in ("learned", "sinusoidal", "zero"):
         raise ValueError(f"positions must be 'learned', 'sinusoidal' or 'zero', got {positions!r}")
     unknown = set(model_overrides) - set(Config.__dataclass_fields__)
@@ -117,8 +122,8 @@ def train_run(layers=LAYERS, heads=HEADS, seed=0, progress=True, contrast=False,
 
 
 def prompts(task, seed, purpose, num_prompts=EVAL_PROMPTS):
-    """Evaluation prompts of one purpose (see config.STREAMS), never seen in training."""
-    return task.prompts(num_prompts, torch.Generator().manual_seed(stream_seed(seed, purpose)))
+    """Evaluation prompts of one purpose (see attnlab.seeds), never seen in training."""
+    return task.prompts(num_prompts, generator(seed, purpose))
 
 
 def analyse(model, task, seed, num_prompts=None):
@@ -150,8 +155,10 @@ def _default_baselines(seed):
 
 def probing_reference(task, seed, max_steps):
     """[{method, steps, risk}]: risk at n = task.n of k = 0..max_steps steps of gd and preprocess_gd (each tuned
-    per k), the optimizers the layers might be imitating."""
-    g = torch.Generator().manual_seed(stream_seed(seed, "probing_reference"))
+    per k), the optimizers the layers might be imitating.
+
+    Notebooks: II.3"""
+    g = generator(seed, "probing_reference")
     tune_p = sample_prompts(2000, task.d, task.s, task.n, task.sigma, g, torch.float64)
     eval_p = sample_prompts(EVAL_PROMPTS, task.d, task.s, task.n, task.sigma, g, torch.float64)
     rows = []
@@ -166,7 +173,9 @@ def probing_reference(task, seed, max_steps):
 def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
     """How well a linear read-out of what layer 1 writes at the query recovers each candidate, on held-out prompts
     with n = task.n: {"x * c": R^2, "x * c / |c|": R^2, "x": R^2} (1 = exactly, 0 = not at all), where c is the
-    prompt's correlations X^T y / n. The construction writes exactly x * c."""
+    prompt's correlations X^T y / n. The construction writes exactly x * c.
+
+    Notebooks: II.5"""
     fit, test = (prompts(task, seed, purpose, num_prompts) for purpose in ("probe_fit", "probe_test"))
 
     def written_and_candidates(P):
@@ -188,80 +197,12 @@ def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
     return scores
 
 
-# The construction's preprocessing weight when it is built to show its head pattern: with beta = 0 its first layer
-# would be unused, and larger ones diverge on prompts with few examples. The risk comparison tunes beta instead.
-DESIGN_BETA = 0.01
-
-
-def construction_study(task, seed, steps=LAYERS - 1, num_prompts=EVAL_PROMPTS):
-    """The hand-built preprocess-then-optimize transformer (attnlab.construction) with `steps` gradient layers,
-    measured like a trained model, as a JSON-ready dict: max_abs_diff (`construction_exactness`); risk and
-    params (`construction_risks`); importance, effect and pruning of the model built to show its head pattern,
-    with its beta, lr, mean risk and probing under "design" (`construction_pattern`)."""
-    pattern = construction_pattern(task, seed, steps, num_prompts=num_prompts)
-    measured = {key: pattern.pop(key) for key in ("importance", "effect", "pruning")}
-    return {"steps": steps, "max_abs_diff": construction_exactness(task, seed, steps),
-            **construction_risks(task, seed, steps, num_eval=num_prompts), **measured, "design": pattern}
-
-
-def construction_exactness(task, seed, steps):
-    """The construction's largest distance from the plain algorithm (baselines.correlation_gd) in float64, over
-    n = 0..2d, with a random lr and beta for each n."""
-    g = torch.Generator().manual_seed(stream_seed(seed, "construction"))
-    diffs = []
-    for n in range(2 * task.d + 1):
-        P = sample_prompts(256, task.d, task.s, n, task.sigma, g, torch.float64)
-        lr, beta = 0.05 + 0.1 * torch.rand(1, generator=g).item(), torch.rand(1, generator=g).item()
-        model = construction.build(task.d, steps, lr, beta, max_len=task.seq_len, dtype=torch.float64)
-        got = model(task.encode(P))[:, -1, 0]
-        diffs.append((got - bl.correlation_gd(P.X, P.y, P.x_query, steps, lr, beta)).abs().max().item())
-    return max(diffs)
-
-
-def construction_risks(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
-    """{"risk": [{method, n, risk}], "params": [...]} for n = s..d-1, each method tuned per n on its own prompts:
-    construction (lr and beta of correlation_gd), fixed_step_gd (beta = 0: what the construction is without its
-    first layer), gd (the library's, with a step scaled per prompt, the same number of steps) and ridge."""
-    g = torch.Generator().manual_seed(stream_seed(seed, "construction") + 1)
-    tune_p = sample_prompts(num_tune, task.d, task.s, task.d, task.sigma, g, torch.float64)
-    eval_p = sample_prompts(num_eval, task.d, task.s, task.d, task.sigma, g, torch.float64)
-    lr_grid = {"lr": bl.GRIDS["correlation_gd"]["lr"]}
-    risk, params = [], []
-    for n in range(task.s, task.d):
-        tune_n, eval_n = tune_p.first(n), eval_p.first(n)
-        tuned = {"construction": bl.tune("correlation_gd", tune_n, steps=steps)[0],
-                 "fixed_step_gd": bl.tune("correlation_gd", tune_n, lr_grid, steps=steps, beta=0.0)[0],
-                 "gd": bl.tune("gd", tune_n, steps=steps)[0], "ridge": bl.tune("ridge", tune_n)[0]}
-        for method, p in tuned.items():
-            algorithm = "correlation_gd" if method in ("construction", "fixed_step_gd") else method
-            risk.append({"method": method, "n": n, "risk": bl.risk(algorithm, eval_n, **p)})
-        params.append({"n": n, **tuned})
-    return {"risk": risk, "params": params}
-
-
-def construction_pattern(task, seed, steps, beta=DESIGN_BETA, num_prompts=EVAL_PROMPTS):
-    """The construction with this beta and the lr that is best on average over n = s..d (tuned on the plain
-    algorithm, on other prompts): its head importance (risk rise when masked), head effect (mean squared change
-    of the prediction when masked), pruning and probing, measured as for a trained model."""
-    rng = claim_range(task)
-    tune_p = prompts(task, seed, "construction", 2000)
-    lr = min(bl.GRIDS["correlation_gd"]["lr"],
-             key=lambda lr: sum(bl.risk("correlation_gd", tune_p.first(n), steps=steps, lr=lr, beta=beta) for n in rng))
-    model = construction.build(task.d, steps, lr, beta, max_len=task.seq_len)
-    P = prompts(task, seed, "measure", num_prompts)
-    importance, effect = an.head_importance(model, task, P, rng), an.head_effect(model, task, P, rng)
-    cells = lambda grid, name: [{"layer": layer, "head": head, name: value}  # noqa: E731
-                                for layer, row in enumerate(grid.tolist()) for head, value in enumerate(row)]
-    fit, test = (prompts(task, seed, purpose, num_prompts) for purpose in ("probe_fit", "probe_test"))
-    return {"beta": beta, "lr": lr, "mean_risk": an.mean_risk(model, task, P, None, rng),
-            "importance": cells(importance, "importance"), "effect": cells(effect, "effect"),
-            "pruning": an.pruning_risks(model, task, P, importance, n_values=rng),
-            "probing": an.probe(model, task, fit, test).tolist()}
-
-
 # --- The zoo: the pretrained models behind the notebooks and the heads explorer -----------------------------------
 
 def zoo_name(layers, heads, attention="linear"):
+    """The zoo's name of the model of this shape, e.g. heads/L3_H8 or heads/L3_H8_softmax.
+
+    Notebooks: II.2"""
     return f"heads/L{layers}_H{heads}" + ("" if attention == "linear" else f"_{attention}")
 
 
@@ -287,7 +228,9 @@ def build_zoo_model(layers, heads, seed=0, contrast=False, progress=True):
 
 
 def pretrained(layers=LAYERS, heads=HEADS, attention="linear"):
-    """The zoo's model of this shape (default task, seed 0), hash-checked, as a HeadsRun."""
+    """The zoo's model of this shape (default task, seed 0), hash-checked, as a HeadsRun.
+
+    Notebooks: II.2, II.3, II.4, II.5"""
     if layers not in ZOO_LAYERS or heads not in ZOO_HEADS:
         raise ValueError(f"the zoo has layers in {ZOO_LAYERS} and heads in {ZOO_HEADS}, got layers={layers}, "
                          f"heads={heads}")
@@ -300,8 +243,10 @@ def pretrained(layers=LAYERS, heads=HEADS, attention="linear"):
 
 def default_model(live=False, seed=0, contrast=False):
     """The default model (LAYERS x HEADS) as a HeadsRun: from the zoo, or trained and analysed here when `live`
-    (a few minutes on a laptop CPU). Under nbgrader ($NBGRADER_EXECUTION is set) the zoo is always used."""
-    if live and not os.environ.get("NBGRADER_EXECUTION"):
+    (a few minutes on a laptop CPU). Under nbgrader ($NBGRADER_EXECUTION is set) the zoo is always used.
+
+    Notebooks: II.2"""
+    if live and not autograding():
         run = train_run(LAYERS, HEADS, seed, contrast=contrast)
         run.analysis, run.baselines = analyse(run.model, run.task, seed), _default_baselines(seed)
         return run

@@ -83,6 +83,8 @@ def sample_prompts(batch_size, d=8, s=2, n=16, sigma=0.1, generator=None, dtype=
     """Draw B prompts of in-context sparse linear regression; returns `Prompts`.
 
     The same generator state gives the same prompts on every machine (all draws happen on the CPU).
+
+    Notebooks: II.1, II.4, II.5
     """
     _check_sizes(d, s, n, sigma, batch_size)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -104,6 +106,8 @@ def encode(prompts, layout="separate"):
     separate: (B, 2n + 1, d + 2) tokens x_1, y_1, ..., x_n, y_n, x_q: [x, 0, 1] at the even positions 0, 2, ..., 2n,
               [0, ..., 0, y, 0] at the odd ones (the last feature says which kind of token it is).
     joint:    (B, n + 1, d + 2) tokens [x_i, y_i, 1] then [x_q, 0, 0].
+
+    Notebooks: II.1, II.5
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")

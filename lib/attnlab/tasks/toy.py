@@ -5,7 +5,9 @@ from .base import ClassificationTask, check_split
 
 
 class FirstToken(ClassificationTask):
-    """Random tokens; the label is the first one. One attention layer solves it by looking back to position 0."""
+    """Random tokens; the label is the first one. One attention layer solves it by looking back to position 0.
+
+    Notebooks: 0.1"""
 
     def __init__(self, vocab_size=16, seq_len=8):
         if vocab_size < 2 or seq_len < 2:

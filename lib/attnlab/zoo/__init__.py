@@ -9,8 +9,10 @@ study, the arguments that built it, its config, seed, training steps, measured m
 A study module (attnlab.depth, attnlab.heads) provides `zoo_recipes()` -> {name: kwargs} and
 `build_zoo_model(**kwargs)` -> (model, metadata), where metadata holds at least seed, steps and metrics.
 """
+import functools
 import hashlib
 import importlib
+import io
 import json
 import time
 from dataclasses import asdict
@@ -33,7 +35,24 @@ def sha256(path):
 
 
 def manifest():
-    return json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    if not MANIFEST.exists():
+        return {}
+    stat = MANIFEST.stat()
+    return json.loads(_read(MANIFEST, stat.st_mtime_ns, stat.st_size))  # a fresh dict: callers may change it
+
+
+@functools.lru_cache(maxsize=None)
+def _read(path, mtime_ns, size):
+    """A file's text, read once per process for as long as it is unchanged (the key holds its mtime and size)."""
+    return path.read_text()
+
+
+@functools.lru_cache(maxsize=None)
+def _verified_bytes(path, mtime_ns, size, expected_sha256):
+    """A checkpoint's bytes once its sha256 matched, kept for the process while the file is unchanged, so that an
+    explorer's every slider move does not hash and read the file again. None if the hash does not match."""
+    data = path.read_bytes()
+    return data if hashlib.sha256(data).hexdigest() == expected_sha256 else None
 
 
 def names(study=None):
@@ -54,10 +73,12 @@ def load(name, device="cpu"):
     rebuild = f"python -m attnlab.zoo rebuild --only {name}"
     if not path.exists():
         raise ZooError(f"zoo file {path} is missing; rebuild it with `{rebuild}`")
-    if sha256(path) != info["sha256"]:
+    stat = path.stat()
+    data = _verified_bytes(path, stat.st_mtime_ns, stat.st_size, info["sha256"])
+    if data is None:
         raise ZooError(f"zoo file {path} does not match its sha256 in {MANIFEST.name} (changed or corrupted); "
                        f"restore it from git, or rebuild it with `{rebuild}`")
-    return load_checkpoint(path, device)
+    return load_checkpoint(io.BytesIO(data), device)  # a new model every time: a caller may change its weights
 
 
 def _record(name, info):
@@ -78,24 +99,27 @@ def rebuild(study=None, only=None, progress=True):
     """Train the zoo's models from scratch and rewrite their manifest entries; returns the names rebuilt."""
     if study is not None and study not in STUDIES:
         raise ValueError(f"study must be one of {sorted(STUDIES)}, got {study!r}")
-    built = []
+    recipes = {}  # every model to build, {name: (study, kwargs)}, so that a bad --only fails before any training
     for study_name in [study] if study else sorted(STUDIES):
         module = importlib.import_module(STUDIES[study_name])
-        for name, kwargs in module.zoo_recipes().items():
-            if only and name not in only:
-                continue
-            start = time.perf_counter()
-            model, metadata = module.build_zoo_model(progress=progress, **kwargs)
-            path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(model.cpu(), path, **metadata)
-            entry_ = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
-                      "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
-                      "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
-            _record(name, entry_)  # after each model: a stop keeps the rest
-            built.append(name)
-            print(f"{name}: {metadata['metrics']} in {entry_['train_seconds']} s")
-    unknown = set(only or ()) - set(built)
+        recipes.update({name: (study_name, kwargs) for name, kwargs in module.zoo_recipes().items()})
+    unknown = set(only or ()) - set(recipes)
     if unknown:
-        raise ValueError(f"no zoo recipe named {', '.join(sorted(unknown))}")
+        raise ValueError(f"no zoo recipe named {', '.join(sorted(unknown))}; the recipes: {', '.join(sorted(recipes))}")
+    built = []
+    for name, (study_name, kwargs) in recipes.items():
+        if only and name not in only:
+            continue
+        module = importlib.import_module(STUDIES[study_name])
+        start = time.perf_counter()
+        model, metadata = module.build_zoo_model(progress=progress, **kwargs)
+        path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(model.cpu(), path, **metadata)
+        entry_ = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
+                  "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
+                  "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
+        _record(name, entry_)  # after each model: a stop keeps the rest
+        built.append(name)
+        print(f"{name}: {metadata['metrics']} in {entry_['train_seconds']} s")
     return built

@@ -15,7 +15,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "rebuild":
-        rebuild(args.study, args.only)
+        try:
+            rebuild(args.study, args.only)
+        except ValueError as error:  # a bad --only: said before any training
+            parser.error(str(error))
         return
     bad = 0
     for name, info in manifest().items():
