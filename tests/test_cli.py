@@ -16,7 +16,9 @@ def unwritable_paths(tmp_path):
     """A folder, and a file under a plain file (its 'folder' can be neither made nor written)."""
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    return {"a folder": (tmp_path, "is a folder"), "under a file": (blocker / "out.json", "cannot write")}
+    return {"a folder": (tmp_path, "is a folder"), "under a file": (blocker / "out.json", "cannot write"),
+            # a folder that exists and takes no new file, even for root (the writability check, not mkdir, refuses it)
+            "in a read-only folder": (Path("/sys/results.json"), "cannot write")}
 
 
 def test_output_file_accepts_a_new_file_in_a_new_folder(tmp_path):
@@ -25,9 +27,11 @@ def test_output_file_accepts_a_new_file_in_a_new_folder(tmp_path):
     assert list(path.parent.iterdir()) == []  # the scratch file is gone
 
 
-@pytest.mark.parametrize("kind", ["a folder", "under a file"])
+@pytest.mark.parametrize("kind", ["a folder", "under a file", "in a read-only folder"])
 def test_output_file_refuses_what_cannot_be_written(tmp_path, kind):
     path, message = unwritable_paths(tmp_path)[kind]
+    if not path.parent.exists() and kind == "in a read-only folder":
+        pytest.skip("no /sys here")
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         cli.output_file(str(path))
 
