@@ -24,6 +24,51 @@ def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patte
     return fig
 
 
+def transformer_diagram(depth=2, mlp=False):
+    """The course's transformer as a picture: embeddings in, the residual stream up through `depth` pre-norm
+    blocks, each reading the stream through a layer norm and adding its attention (and MLP) output back, then a
+    final layer norm and the read-out. Drawn by code, so it follows the model: see attnlab.model.
+
+    Notebooks: 0.1"""
+    from matplotlib.patches import FancyBboxPatch
+
+    rows = 2 + depth * (2 if mlp else 1)
+    fig, ax = plt.subplots(figsize=(7.6, 0.9 + 0.8 * rows))
+    ax.set_xlim(0, 10.4)
+    ax.set_ylim(-0.75, rows - 0.2)
+    ax.set_axis_off()
+
+    def box(x, y, text, color, width):
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - 0.25), width, 0.5, boxstyle="round,pad=0.04", fc=color,
+                                    ec="0.3"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(start, end):
+        ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="0.35", lw=1.2))
+
+    stream_x, side_x, side_width = 2.6, 7.5, 5.0  # the residual stream, and what reads and writes it
+    box(stream_x, 0, "token + position embedding", "#dbe9f6", 4.2)
+    ax.text(stream_x, -0.55, "tokens (or vectors) in", ha="center", va="center", fontsize=8)
+    y = 0
+    for layer in range(depth):
+        for part in ["attention"] + (["MLP"] if mlp else []):
+            y += 1
+            label = f"layer norm, then {part}" + (f" (layer {layer + 1})" if part == "attention" else "")
+            box(side_x, y, label, "#fde2c8" if part == "attention" else "#e2f0d9", side_width)
+            arrow((stream_x, y - 0.45), (side_x - side_width / 2, y - 0.1))  # the block reads the stream...
+            arrow((side_x - side_width / 2, y + 0.1), (stream_x + 0.17, y + 0.32))  # ...and adds its output back
+            ax.text(stream_x, y + 0.32, "+", ha="center", va="center", fontsize=11, zorder=3,
+                    bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="0.3"))
+    y += 1
+    box(stream_x, y, "layer norm, then read-out", "#e8def8", 4.2)
+    ax.plot([stream_x, stream_x], [0.25, y - 0.25], color="0.3", lw=2.5, zorder=0)
+    ax.text(stream_x - 0.3, y / 2, "residual stream", rotation=90, ha="right", va="center", fontsize=9, color="0.3")
+    ax.text(stream_x, y + 0.5, "an output at every position", ha="center", va="center", fontsize=8)
+    ax.set_title(f"A {depth}-layer {'transformer' if mlp else 'attention-only transformer'}: every layer adds to "
+                 "one stream", fontsize=10)
+    return fig
+
+
 def learning_curve(history, label="model", chance=None, metric_name="accuracy", ax=None):
     """The test metric against training steps, with the chance level as a dashed line when given.
 

@@ -1,0 +1,18 @@
+"""The course's figures draw what they say: titles, and one box per part of the model in the diagram."""
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.patches import FancyBboxPatch
+
+from attnlab import plots
+
+
+@pytest.mark.parametrize("depth, mlp", [(1, False), (2, False), (3, True)])
+def test_the_diagram_has_a_box_for_every_part_of_the_model(depth, mlp):
+    fig = plots.transformer_diagram(depth, mlp)
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == 2 + depth * (2 if mlp else 1)  # embeddings, each attention (and MLP), the read-out
+    texts = [t.get_text() for t in ax.texts]
+    assert sum("attention (layer" in t for t in texts) == depth and any("residual stream" in t for t in texts)
+    assert f"{depth}-layer" in ax.get_title()
+    plt.close(fig)
