@@ -55,6 +55,15 @@ def test_the_first_cell_announces_the_real_exercises_and_points(path):
     assert (int(announced[1]), int(announced[2])) == (len(headings), points)
 
 
+def test_the_readme_states_each_parts_points():
+    readme = (SOLUTIONS.parent / "README.md").read_text()
+    stated = re.search(r"\(part0: (\d+) points, part1: (\d+) points, part2: (\d+) points; (\d+) in all\)", readme)
+    assert stated, "the README should say '(part0: N points, part1: N points, part2: N points; N in all)'"
+    parts = [sum(cell.metadata["nbgrader"]["points"] for path in sorted((SOLUTIONS / part).glob("*.ipynb"))
+                 for cell in graded_cells(path)) for part in ("part0_foundations", "part1_depth", "part2_heads")]
+    assert [int(n) for n in stated.groups()] == parts + [sum(parts)]
+
+
 @pytest.mark.parametrize("path", SOLUTION_NOTEBOOKS, ids=lambda p: str(p.relative_to(SOLUTIONS)))
 def test_every_test_cell_follows_an_answer_or_a_test_cell(path):
     """nbgrader puts a deleted test cell back after the graded cell that came before it in the source, and fails

@@ -42,8 +42,9 @@ RECIPES = {
     "template": Recipe(task_kwargs={"num_train_tokens": 1024}, width=32, heads=1, layer_norm=True, steps=10000,
                        lr=3e-3, target=0.99),
     # One head for the same reason: with two, a label token can parse its own example in the first layer, and
-    # two layers would then do much of the task. Layer norm makes training reliable across seeds. The task's
-    # fixed-map scaffold is what lets any depth learn it at all (see InContextTemplate and notebook I.4).
+    # two layers would then do much of the task. Layer norm helps training on most seeds (not yet all: see the
+    # README). The task's fixed-map scaffold is what lets any depth learn it at all (see InContextTemplate and
+    # notebook I.4).
     "in_context_template": Recipe(width=64, heads=1, layer_norm=True, steps=4000, lr=3e-3, target=0.97),
 }
 
