@@ -16,3 +16,10 @@ def test_the_diagram_has_a_box_for_every_part_of_the_model(depth, mlp):
     assert sum("attention (layer" in t for t in texts) == depth and any("residual stream" in t for t in texts)
     assert f"{depth}-layer" in ax.get_title()
     plt.close(fig)
+
+
+def test_risk_against_n_ticks_whole_numbers_of_examples():
+    fig = plots.risk_vs_n({"ridge": (range(5), [1.0, 0.8, 0.5, 0.3, 0.1])})
+    ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 4]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)

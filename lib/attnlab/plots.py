@@ -1,6 +1,7 @@
 """Matplotlib figures used across the course. Each function draws into new axes and returns the figure."""
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
 
 def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patterns"):
@@ -187,6 +188,7 @@ def risk_vs_n(curves, ax=None, title="Excess risk against the number of examples
         ax.plot(list(ns), [float(r) for r in risks], marker="o" if strong else ".", lw=2.5 if strong else 1.2,
                 label=label)
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # n counts examples: no tick at 0.5
     ax.set_xlabel("number of in-context examples n")
     ax.set_ylabel("excess risk")
     ax.set_title(title)
