@@ -105,7 +105,7 @@ def part1_run(contender, task_name, seed, cap_s):
     watch = Stopwatch(threshold, True, cap_s)
     timed = TimedTask(task, watch)
     try:
-        if contender == "ours":  # depth.train_depth_model's call, with the threshold as the early-stopping target
+        if contender == "ours":  # depth.train_depth_model's first attempt, the threshold as its target
             train(model, timed, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
                   eval_every=recipe.eval_every, eval_size=recipe.eval_size, target=threshold, seed=seed,
                   progress=False)

@@ -36,6 +36,37 @@ def test_train_depth_model_returns_model_history_accuracy(tiny_recipes):
     assert history.step[-1] == 5 and 0.0 <= accuracy <= 1.0
 
 
+def test_a_run_that_misses_its_target_starts_afresh_and_keeps_its_best_attempt(tiny_recipes, monkeypatch):
+    unreachable = {name: dataclasses.replace(recipe, target=1.01, attempts=3) for name, recipe in depth.RECIPES.items()}
+    monkeypatch.setattr(depth.config, "RECIPES", unreachable)
+    model, history, _ = depth.train_depth_model("icqa", 2, seed=0, progress=False)
+    scores = [score for _, score, _ in history.attempts]
+    assert len(scores) == 3 and history.final == max(scores)
+    first, _, _ = depth.train_depth_model("icqa", 2, seed=0, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), first.state_dict().values()))
+    reached = {name: dataclasses.replace(recipe, target=0.0) for name, recipe in unreachable.items()}
+    monkeypatch.setattr(depth.config, "RECIPES", reached)
+    _, history, _ = depth.train_depth_model("icqa", 2, seed=0, progress=False)
+    assert len(history.attempts) == 1  # the first attempt reached the target: no fresh start
+
+
+def test_the_bars_are_checked_on_every_seed():
+    def row(task, d, seed, accuracy):
+        return {"task": task, "depth": d, "seed": seed, "accuracy": accuracy, "chance": 1 / 3, "seconds": 1.0}
+    good = [row("in_context_template", d, seed, accuracy) for seed in (0, 1)
+            for d, accuracy in [(1, 0.34), (2, 0.5), (3, 0.95), (4, 0.97)]]
+    assert depth.misses(good) == []
+    bad = good + [row("in_context_template", 3, 2, 0.7), row("in_context_template", 2, 2, 0.5),
+                  row("icqa", 1, 0, 0.49), row("icqa", 2, 0, 0.99)]
+    assert depth.misses(bad) == [("icqa", 1, "<= chance + 10", 0), ("in_context_template", 3, ">= 90%", 2),
+                                 ("in_context_template", 3, ">= depth 2 + 25", 2)]
+    table = depth.format_table(bad)
+    assert "| in_context_template | 34.0 (worst 34.0) | 50.0 (worst 50.0) | 95.0 (worst 70.0)<br>>= 90%: 2/3" \
+           "<br>>= depth 2 + 25: 2/3 |" in table
+    assert "| icqa | 49.0 (worst 49.0)<br><= chance + 10: 0/1 | 99.0 (worst 99.0)<br>>= 95%: 1/1 | - | - |" in table
+    assert "| icqa |" not in depth.format_table(bad, tasks=["in_context_template"])
+
+
 def test_memorization_set_follows_the_seed():
     a, b = depth.make_task("memorization", 0), depth.make_task("memorization", 1)
     assert not torch.equal(a.all_examples()[0], b.all_examples()[0])

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from attnlab import heads, results
+from attnlab import depth, heads, results
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "results" / "heads_seeds0-9.json"
+DEPTH = ROOT / "results" / "depth_seeds0-9.json"
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,31 @@ def test_the_committed_baselines_are_what_this_code_computes(committed):
 def test_main_prints_the_table_and_refuses_other_files(committed, tmp_path, capsys):
     results.main([str(COMMITTED)])
     assert capsys.readouterr().out.strip() == results.claims_table(committed)
-    depth = tmp_path / "depth.json"
-    depth.write_text(json.dumps({"kind": "depth", "results": []}))
-    for path, message in [(depth, "is not a heads reproduction"), (tmp_path / "missing.json", "cannot read")]:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"kind": "sorting", "results": []}))
+    for path, message in [(other, "is not a depth or heads reproduction"), (tmp_path / "missing.json", "cannot read")]:
         with pytest.raises(SystemExit, match="2"):
             results.main([str(path)])
         assert message in capsys.readouterr().err
+
+
+def test_the_readme_shows_part_one_s_ten_seed_table(capsys):
+    committed = json.loads(DEPTH.read_text())["results"]
+    assert sorted({row["seed"] for row in committed}) == list(range(10))
+    assert {(row["task"], row["depth"]) for row in committed} == {(t, d) for t in depth.TASK_NAMES for d in depth.DEPTHS}
+    table = depth.format_table(committed)
+    assert table in (ROOT / "README.md").read_text()
+    results.main([str(DEPTH)])
+    assert capsys.readouterr().out.strip() == table
+
+
+@pytest.mark.parametrize("notebook, task", [("01_memorization", "memorization"), ("02_reasoning", "icqa"),
+                                            ("03_generalization", "template"),
+                                            ("04_contextual_generalization", "in_context_template"),
+                                            ("05_depth_explorer", None)])
+def test_part_one_s_notebooks_show_the_committed_ten_seed_results(notebook, task):
+    """I.1-I.4 each show their task's row of the README's table, I.5 the whole table."""
+    committed = json.loads(DEPTH.read_text())["results"]
+    cells = json.loads((ROOT / "solutions" / "part1_depth" / f"{notebook}.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert depth.format_table(committed, tasks=None if task is None else [task]) in text

@@ -26,6 +26,17 @@ def test_early_stop_at_the_target():
     assert history.stopped_early and history.step[-1] < 2000 and history.final >= 0.99
 
 
+def test_a_plateau_ends_the_run_after_patience_steps():
+    # lr so small that the accuracy cannot move by a point: the run stops `patience` steps after its best.
+    _, history, _ = first_token_run(steps=2000, lr=1e-7, eval_every=10, patience=100)
+    assert history.plateaued and not history.stopped_early
+    assert history.step[-1] == 110 and max(history.metric) - history.metric[0] <= 0.01  # its best was the first
+    _, learning, _ = first_token_run(steps=2000, patience=100, target=0.99)
+    assert learning.stopped_early and not learning.plateaued  # a run that learns is not stopped as on a plateau
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        first_token_run(patience=0)
+
+
 def test_same_seed_same_history_different_seed_differs():
     _, a, _ = first_token_run(steps=60, eval_every=20)
     _, b, _ = first_token_run(steps=60, eval_every=20)

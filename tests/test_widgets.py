@@ -35,13 +35,36 @@ def test_a_zoo_picture_is_drawn_once_per_slider_value():
         draws.append((task_name, depth))
         return widgets.depth_view(task_name, depth)
 
-    first = widgets._zoo_picture(view, "icqa", 2)
-    assert widgets._zoo_picture(view, "icqa", 2) == first and draws == [("icqa", 2)]  # back to a value: no redraw
-    widgets._zoo_picture(view, "icqa", 3)
+    pictures = widgets.ZooPictures()
+    first = pictures.get(view, "icqa", 2)
+    assert pictures.get(view, "icqa", 2) == first and draws == [("icqa", 2)]  # back to a value: no redraw
+    pictures.get(view, "icqa", 3)
     assert draws == [("icqa", 2), ("icqa", 3)]
     picture, title = first
     assert picture.startswith(b"\x89PNG") and "icqa, depth 2 (zoo)" in title
     assert plt.get_fignums() == []
+
+
+def test_pictures_drawn_ahead_are_drawn_once_and_a_move_waits_only_for_its_own():
+    import threading
+    started, release, draws = threading.Event(), threading.Event(), []
+
+    def view(depth):
+        draws.append(depth)
+        if depth == 2:  # the background thread is held on this picture
+            started.set()
+            release.wait(10)
+        return widgets.depth_view("icqa", depth)
+
+    pictures = widgets.ZooPictures()
+    thread = pictures.draw_ahead(view, [(2,), (3,)])
+    assert started.wait(10)
+    assert "depth 1" in pictures.get(view, 1)[1]  # not held up by the picture being drawn behind it
+    release.set()
+    assert "depth 2" in pictures.get(view, 2)[1]  # waited for the background drawing, did not draw it again
+    thread.join(10)
+    assert sorted(draws) == [1, 2, 3] and pictures.get(view, 3)[1].startswith("icqa, depth 3")
+    assert widgets.nearest_first([(1,), (2,), (3,), (4,)], (3,)) in ([(2,), (4,), (1,)], [(4,), (2,), (1,)])
 
 
 def test_depth_explorer_follows_its_controls(capsys):

@@ -1,14 +1,17 @@
-"""The README's table of Part II's claims, generated from a reproduction's JSON, so that the numbers a reader sees
-are the numbers a run measured (a test checks that the README holds this table for the committed results).
+"""The README's tables of Part I and Part II, generated from a reproduction's JSON, so that the numbers a reader
+sees are the numbers a run measured (a test checks that the README holds these tables for the committed results).
 
+    python -m attnlab.results results/depth_seeds0-9.json
     python -m attnlab.results results/heads_seeds0-9.json
 
-The committed results/heads_seeds0-9.json is the output of `python -m attnlab.reproduce heads --seeds 0-9`.
+The committed files are the output of `python -m attnlab.reproduce depth --seeds 0-9` and
+`python -m attnlab.reproduce heads --seeds 0-9`.
 """
 import argparse
 import json
 from pathlib import Path
 
+from . import depth
 from .heads import check_bar, summarize
 
 # What each claim's value is (the number check_bar's Claim rests on), in the README's words.
@@ -41,15 +44,16 @@ def claims_table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m attnlab.results", description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="the JSON of `python -m attnlab.reproduce heads`")
+    parser.add_argument("results", type=Path, help="the JSON of `python -m attnlab.reproduce depth` or `... heads`")
     args = parser.parse_args(argv)
     try:
         results = json.loads(args.results.read_text())
     except (OSError, json.JSONDecodeError) as error:
         parser.error(f"cannot read {args.results}: {error}")
-    if results.get("kind") != "heads":
-        parser.error(f"{args.results} is not a heads reproduction (its kind is {results.get('kind')!r})")
-    print(claims_table(results))
+    tables = {"depth": lambda: depth.format_table(results["results"]), "heads": lambda: claims_table(results)}
+    if results.get("kind") not in tables:
+        parser.error(f"{args.results} is not a depth or heads reproduction (its kind is {results.get('kind')!r})")
+    print(tables[results["kind"]]())
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ OFFSETS = {
     "construction": 6_000_000,  # the hand-built construction's exactness and pattern
     "construction_risks": 7_000_000,  # tuning and scoring the construction against gd and ridge
     "benchmark_reference": 8_000_000,  # benchmarks/time_to_result.py: the ridge risk a run must beat
+    "restarts": 9_000_000,  # Part I's fresh starts: the initial weights of attempt 2, 3... (restart_seed)
 }
+RESTART_SPACING = 10_000  # attempt a >= 1 of seed s starts from OFFSETS["restarts"] + RESTART_SPACING * (a - 1) + s
 
 
 def stream_seed(seed, purpose):
@@ -32,3 +34,11 @@ def stream_seed(seed, purpose):
 def generator(seed, purpose):
     """A torch.Generator seeded for one kind of draw (see stream_seed)."""
     return torch.Generator().manual_seed(stream_seed(seed, purpose))
+
+
+def restart_seed(seed, attempt):
+    """The seed of the initial weights of a run's attempt (0, 1, 2...): the run's own seed for the first, and a
+    stream of its own for each fresh start after it, so that attempt 0 is the plain run."""
+    if attempt == 0:
+        return seed
+    return OFFSETS["restarts"] + RESTART_SPACING * (attempt - 1) + seed

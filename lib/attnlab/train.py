@@ -65,7 +65,10 @@ class History:
     loss: list = field(default_factory=list)  # mean training loss since the previous evaluation
     metric: list = field(default_factory=list)  # the task's metric on the fixed test batch
     seconds: float = 0.0
-    stopped_early: bool = False
+    stopped_early: bool = False  # reached the target before the last step
+    plateaued: bool = False  # stopped because the metric had stopped improving (see `patience`)
+    attempts: list = field(default_factory=list)  # [steps, final metric, seconds] of every fresh start, when the run
+    # restarted from new initial weights (depth.train_depth_model); this History is the kept one's
 
     @property
     def final(self):
@@ -90,10 +93,13 @@ def evaluate(model, task, inputs, targets, head_mask=None):
 
 
 def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, warmup=None,
-          eval_every=100, eval_size=512, target=None, seed=0, device=None, progress=True, desc="training"):
+          eval_every=100, eval_size=512, target=None, patience=None, min_delta=0.01, seed=0, device=None,
+          progress=True, desc="training"):
     """Train `model` on `task` with AdamW and return a History.
 
     target: stop as soon as the test metric reaches it (>= when higher is better, else <=).
+    patience: stop once the test metric has not bettered its best by min_delta for this many steps: a run
+      stuck on a plateau gives its time back (to a fresh start, say).
     progress: show a tqdm bar (it works in a terminal and in a notebook); $ATTNLAB_PROGRESS=0 hides it.
 
     Notebooks: 0.1
@@ -103,13 +109,18 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
                          f"{steps}, {batch_size}, {eval_every}, {eval_size}")
     if lr <= 0:
         raise ValueError(f"lr must be positive, got {lr}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be at least 1 step (or None for no plateau stop), got {patience}")
     device = pick_device(device)
     generator = seed_everything(seed)
     model.to(device).train()
-    test_inputs, test_targets = (t.to(device) for t in task.sample(eval_size, seeds.generator(seed, "early_stopping"), "test"))
+    test_batch = task.sample(eval_size, seeds.generator(seed, "early_stopping"), "test")
+    test_inputs, test_targets = (t.to(device) for t in test_batch)
     warmup = min(100, steps // 10) if warmup is None else warmup
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     reached = (lambda m: m >= target) if task.higher_is_better else (lambda m: m <= target)
+    sign = 1 if task.higher_is_better else -1
+    best, best_step = -math.inf, 0  # of sign * metric, for the plateau stop
 
     history, running, since_eval = History(), 0.0, 0
     show = progress and os.environ.get("ATTNLAB_PROGRESS", "1") != "0"
@@ -135,6 +146,11 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", metric=f"{metric:.3f}")
             if target is not None and reached(metric):
                 history.stopped_early = step + 1 < steps
+                break
+            if sign * metric > best + min_delta:
+                best, best_step = sign * metric, step + 1
+            elif patience is not None and step + 1 - best_step >= patience and step + 1 < steps:
+                history.plateaued = True
                 break
     bar.close()
     history.seconds = time.perf_counter() - start

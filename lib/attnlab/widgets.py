@@ -1,11 +1,12 @@
 """Interactive views built from core ipywidgets only (so they render on Colab, Binder and JupyterLab alike).
 
 A slider move redraws one picture: each view draws on a plain matplotlib Figure with a fixed layout (no layout
-engine, no pyplot figure manager), and a view of zoo models is drawn once per process (see _zoo_picture).
+engine, no pyplot figure manager). A view of zoo models is drawn once per process, and an explorer draws the
+values a student may move to next in a background thread while the student reads the first (see ZooPictures).
 """
-import functools
 import io
 import os
+import threading
 
 import matplotlib.pyplot as plt
 import torch
@@ -24,7 +25,8 @@ def _png(fig):
     tight bounding box: a second layout pass, slower on every slider move.)"""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
+    if fig.canvas.manager is not None:  # a pyplot figure; the views' plain Figures are simply dropped
+        plt.close(fig)
     return buffer.getvalue()
 
 
@@ -35,18 +37,55 @@ def _show(fig):
     print(title)
 
 
-@functools.lru_cache(maxsize=64)
-def _zoo_picture(view, *args):
-    """(PNG, title) of a view of zoo models: the same arguments always draw the same picture, so each is drawn
-    once per process and a slider moved back to a value it has shown costs nothing."""
-    fig = view(*args)
-    return _png(fig), fig.get_suptitle()
+class ZooPictures:
+    """(PNG, title) of views of zoo models. The same arguments always draw the same picture, so each is drawn
+    once per process: a slider moved back to a value it has shown costs nothing. `draw_ahead` draws a list of
+    them in a background thread, so that a slider's first move to a value usually finds its picture ready (a
+    move asks only for its own picture, and waits only if that one is being drawn)."""
+
+    def __init__(self):
+        self._pictures, self._locks, self._guard = {}, {}, threading.Lock()
+
+    def get(self, view, *args):
+        key = (view, args)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one drawing per picture, whichever thread asks first
+            if key not in self._pictures:
+                fig = view(*args)
+                self._pictures[key] = _png(fig), fig.get_suptitle()
+            return self._pictures[key]
+
+    def draw_ahead(self, view, arguments):
+        """Draw view(*args) for every args in `arguments`, in that order, in a daemon thread (returned)."""
+        def draw_all():
+            for args in arguments:
+                try:
+                    self.get(view, *args)
+                except Exception:  # noqa: BLE001 - e.g. a zoo model not built: the move to it will say why
+                    return
+        thread = threading.Thread(target=draw_all, name="attnlab-draw-ahead", daemon=True)
+        thread.start()
+        return thread
+
+    def clear(self):
+        with self._guard:
+            self._pictures.clear()
+            self._locks.clear()
+
+
+zoo_pictures = ZooPictures()
 
 
 def _show_zoo(view, *args):
-    picture, title = _zoo_picture(view, *args)
+    picture, title = zoo_pictures.get(view, *args)
     display(Image(picture))
     print(title)
+
+
+def nearest_first(values, current):
+    """The slider values other than `current`, nearest to it first: the order a student is likely to visit them."""
+    return sorted((v for v in values if v != current), key=lambda v: sum(abs(a - b) for a, b in zip(v, current)))
 
 
 def no_front_end():
@@ -69,7 +108,7 @@ def interactive_figure(draw, **controls):
 
 
 def interactive_picture(view, **controls):
-    """interactive_figure for a view of zoo models (see _zoo_picture): each picture is drawn once per process."""
+    """interactive_figure for a view of zoo models (see ZooPictures): each picture is drawn once per process."""
     if no_front_end():
         return _show_zoo(view, *(control.value for control in controls.values()))
     return interactive(lambda **values: _show_zoo(view, *values.values()), **controls)
@@ -130,6 +169,11 @@ def depth_explorer(task_name="icqa", depth=2):
             else:
                 _show(depth_view(task_box.value, depth_slider.value, run))
 
+    def show_task():
+        show()
+        depths = nearest_first([(d,) for d in study.DEPTHS], (depth_slider.value,))
+        zoo_pictures.draw_ahead(depth_view, [(task_box.value, d) for d, in depths])
+
     def train_live(_):
         with view:
             view.clear_output()
@@ -137,10 +181,10 @@ def depth_explorer(task_name="icqa", depth=2):
             run = study.train_run(task_box.value, depth_slider.value, seed=0, progress=True)
         show(run)
 
-    task_box.observe(lambda change: show(), "value")
+    task_box.observe(lambda change: show_task(), "value")
     depth_slider.observe(lambda change: show(), "value")
     train_button.on_click(train_live)
-    show()
+    show_task()
     return VBox([HBox([task_box, depth_slider, train_button]), view])
 
 
@@ -174,7 +218,14 @@ def heads_explorer(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     """Sliders for layers (1 to 4) and heads (1, 2, 4, 8) over the zoo's Part II models.
 
     Notebooks: II.2"""
-    return interactive_picture(heads_view,
-                               layers=IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS),
-                                                max=max(heads_study.ZOO_LAYERS), description="layers"),
-                               heads=SelectionSlider(options=heads_study.ZOO_HEADS, value=heads, description="heads"))
+    layer_slider = IntSlider(value=layers, min=min(heads_study.ZOO_LAYERS), max=max(heads_study.ZOO_LAYERS),
+                             description="layers")
+    head_slider = SelectionSlider(options=heads_study.ZOO_HEADS, value=heads, description="heads")
+    explorer = interactive_picture(heads_view, layers=layer_slider, heads=head_slider)
+    if not no_front_end() and layers in heads_study.ZOO_LAYERS and heads in heads_study.ZOO_HEADS:
+        # positions on the sliders, so that "nearest" counts slider steps
+        grid = [(i, j) for i in range(len(heads_study.ZOO_LAYERS)) for j in range(len(heads_study.ZOO_HEADS))]
+        here = (heads_study.ZOO_LAYERS.index(layers), heads_study.ZOO_HEADS.index(heads))
+        zoo_pictures.draw_ahead(heads_view, [(heads_study.ZOO_LAYERS[i], heads_study.ZOO_HEADS[j])
+                                             for i, j in nearest_first(grid, here)])
+    return explorer

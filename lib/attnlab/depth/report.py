@@ -2,47 +2,84 @@
 
     python -m attnlab.reproduce depth --seeds 0,1,2 --out results.json
 """
+import statistics
 import time
 from pathlib import Path
 
 from ..plots import depth_study
 from ..tasks.depth import TASKS
-from .config import DEPTHS
+from .config import BARS, DEPTHS, GAPS
 from .run import check_task_name, make_task, train_depth_model
 
 
-def summarize(results):
-    """{(task, depth): (mean, spread, chance, n)} where spread is (max - min) / 2 over seeds."""
-    table = {}
+def by_cell(results):
+    """{(task, depth): {seed: accuracy}} of a reproduction's rows."""
+    cells = {}
     for row in results:
-        table.setdefault((row["task"], row["depth"]), []).append(row)
-    summary = {}
-    for key, rows in table.items():
-        values = [r["accuracy"] for r in rows]
-        summary[key] = (sum(values) / len(values), (max(values) - min(values)) / 2, rows[0]["chance"], len(rows))
-    return summary
+        cells.setdefault((row["task"], row["depth"]), {})[row["seed"]] = row["accuracy"]
+    return cells
 
 
-def format_table(results):
-    """The task x depth table: mean accuracy +- half the range over seeds, and chance, in percent."""
-    summary = summarize(results)
-    tasks = [t for t in TASKS if any(k[0] == t for k in summary)]
-    depths = sorted({k[1] for k in summary})
-    seeds = sorted({r["seed"] for r in results})
-    lines = [f"accuracy on the test split, mean +- half range over seeds {seeds} (percent)",
-             f"{'task':<22}" + "".join(f"{'depth ' + str(d):>14}" for d in depths) + f"{'chance':>9}"]
-    for task in tasks:
-        cells = []
+def bar_holds(kind, value, accuracy, chance):
+    return accuracy >= value if kind == "at_least" else accuracy <= chance + value
+
+
+def check_bars(results):
+    """Every bar of config.BARS and config.GAPS on every seed of a reproduction that ran it:
+    [(task, depth, bar in words, {seed: holds})]."""
+    cells, chances = by_cell(results), {row["task"]: row["chance"] for row in results}
+    checks = []
+    for task, bars in BARS.items():
+        for d, (kind, value) in bars.items():
+            if (task, d) in cells:
+                words = f">= {100 * value:g}%" if kind == "at_least" else f"<= chance + {100 * value:g}"
+                checks.append((task, d, words, {seed: bar_holds(kind, value, accuracy, chances[task])
+                                                for seed, accuracy in cells[(task, d)].items()}))
+    for task, deep, shallow, points in GAPS:
+        if (task, deep) in cells and (task, shallow) in cells:
+            shared = cells[(task, deep)].keys() & cells[(task, shallow)].keys()
+            holds = {seed: cells[(task, deep)][seed] >= cells[(task, shallow)][seed] + points for seed in shared}
+            checks.append((task, deep, f">= depth {shallow} + {100 * points:g}", holds))
+    return checks
+
+
+def misses(results):
+    """[(task, depth, bar, seed)] of every bar that fails on some seed: empty when Part I holds."""
+    return [(task, d, words, seed) for task, d, words, holds in check_bars(results)
+            for seed, ok in sorted(holds.items()) if not ok]
+
+
+def format_table(results, tasks=None):
+    """The markdown task x depth table: median and worst seed's test accuracy (percent), and under each bar, in
+    how many seeds it holds. The worst seed is the one furthest on the wrong side of the cell's bar (the lowest
+    where there is none). `tasks` keeps only their rows (and runs): notebooks I.1-I.4 each show their own task's.
+    """
+    results = [row for row in results if tasks is None or row["task"] in tasks]
+    cells, chances = by_cell(results), {row["task"]: row["chance"] for row in results}
+    checks = {}
+    for task, d, words, holds in check_bars(results):
+        checks.setdefault((task, d), []).append(f"{words}: {sum(holds.values())}/{len(holds)}")
+    depths = sorted({d for _, d in cells})
+    seeds = sorted({row["seed"] for row in results})
+    lines = [f"| task | {' | '.join(f'depth {d}' for d in depths)} | chance |",
+             "|---" * (len(depths) + 2) + "|"]
+    for task in [t for t in TASKS if t in chances]:
+        row = []
         for d in depths:
-            if (task, d) in summary:
-                mean, spread, chance, _ = summary[(task, d)]
-                cells.append(f"{100 * mean:>8.1f} +-{100 * spread:>4.1f}")
-            else:
-                cells.append(f"{'-':>14}")
-        chance = next(v[2] for k, v in summary.items() if k[0] == task)
-        lines.append(f"{task:<22}" + "".join(cells) + f"{100 * chance:>9.1f}")
-    seconds = [r["seconds"] for r in results]
-    lines.append(f"{len(results)} runs, {sum(seconds):.0f} s of training in all, {sum(seconds) / len(seconds):.1f} s per run")
+            accuracies = list(cells.get((task, d), {}).values())
+            if not accuracies:
+                row.append("-")
+                continue
+            upper = BARS.get(task, {}).get(d, ("at_least",))[0] == "at_most_above_chance"
+            worst = max(accuracies) if upper else min(accuracies)
+            cell = f"{100 * statistics.median(accuracies):.1f} (worst {100 * worst:.1f})"
+            row.append("<br>".join([cell, *checks.get((task, d), [])]))
+        lines.append(f"| {task} | {' | '.join(row)} | {100 * chances[task]:.1f} |")
+    consecutive = seeds == list(range(seeds[0], seeds[-1] + 1))
+    minutes = sum(row["seconds"] for row in results) / 60
+    lines.append(f"\nTest accuracy (percent) over seeds {f'{seeds[0]}-{seeds[-1]}' if consecutive else seeds}: median "
+                 f"(worst seed); under a claim, in how many seeds it holds. {len(results)} runs, {minutes:.0f} minutes "
+                 f"of training.")
     return "\n".join(lines)
 
 
@@ -75,13 +112,18 @@ def reproduce(seeds, out_dir, tasks=None, depths=DEPTHS, progress=False):
             for seed in seeds:
                 _, history, accuracy = train_depth_model(task_name, depth, seed, progress=progress)
                 results.append({"task": task_name, "depth": depth, "seed": seed, "accuracy": accuracy,
-                                "chance": chance, "seconds": round(history.seconds, 2),
-                                "steps": history.step[-1]})
+                                "chance": chance, "seconds": round(sum(seconds for *_, seconds in history.attempts), 2),
+                                "steps": sum(steps for steps, *_ in history.attempts),
+                                "attempts": len(history.attempts)})
                 print(f"{task_name:<20} depth {depth} seed {seed}: accuracy {100 * accuracy:5.1f}% "
-                      f"(chance {100 * chance:.1f}%), {history.step[-1]} steps, {history.seconds:.1f} s "
+                      f"(chance {100 * chance:.1f}%), {results[-1]['steps']} steps in {len(history.attempts)} "
+                      f"attempt(s), {results[-1]['seconds']:.1f} s "
                       f"[{time.perf_counter() - start:.0f} s so far]", flush=True)
     print()
     print(format_table(results))
+    failed = misses(results)
+    print("every bar holds on every seed" if not failed else
+          "bars missed: " + "; ".join(f"{task} depth {d} {bar} on seed {seed}" for task, d, bar, seed in failed))
     figure_path = out_dir / "depth_accuracy.png"
     plot_results(results, figure_path)
     print(f"saved {figure_path}")

@@ -61,8 +61,13 @@ def train_depth_model(task_name, depth, seed, progress=True, **task_overrides):
     """Train one attention-only model of `depth` layers on a Part I task with the recipe's settings
     (task_overrides change the task's arguments, see `make_task`).
 
-    Returns (model, history, accuracy): the trained model (in eval mode), the training History, and the
-    accuracy on the test split (see `test_accuracy`).
+    An attempt ends at the recipe's target, on a plateau (`patience`) or at its last step. One that missed the
+    target is followed by a fresh start from new initial weights (`seeds.restart_seed`), on the same batches,
+    up to `recipe.attempts` in all; the attempt kept is the one that scored best on the early-stopping batch,
+    so the choice never sees the final test sample.
+
+    Returns (model, history, accuracy): the kept model (in eval mode), its training History (`history.attempts`
+    lists [steps, score, seconds] of every attempt), and its accuracy on the test split (see `test_accuracy`).
     """
     check_task_name(task_name)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -70,13 +75,22 @@ def train_depth_model(task_name, depth, seed, progress=True, **task_overrides):
     recipe = config.RECIPES[task_name]
     task = make_task(task_name, seed, **task_overrides)
     pick_device()  # sets the CPU thread count before any work
-    seed_everything(seed)  # the model's initial weights
-    model = make_model(task_name, depth, task)
-    history = train(model, task, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
-                    eval_every=recipe.eval_every, eval_size=recipe.eval_size, target=recipe.target,
-                    seed=seed, progress=progress, desc=f"{task_name}, depth {depth}, seed {seed}")
-    accuracy = test_accuracy(model, task, seed)
-    return model.eval(), history, accuracy
+    kept, attempts = None, []
+    for attempt in range(recipe.attempts):
+        seed_everything(seeds.restart_seed(seed, attempt))  # the model's initial weights
+        model = make_model(task_name, depth, task)
+        history = train(model, task, steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
+                        eval_every=recipe.eval_every, eval_size=recipe.eval_size, target=recipe.target,
+                        patience=recipe.patience, seed=seed, progress=progress,
+                        desc=f"{task_name}, depth {depth}, seed {seed}, attempt {attempt + 1}")
+        attempts.append([history.step[-1], history.final, history.seconds])
+        if kept is None or history.final > kept[1].final:
+            kept = model, history
+        if history.final >= recipe.target:
+            break
+    model, history = kept
+    history.attempts = attempts
+    return model.eval(), history, test_accuracy(model, task, seed)
 
 
 @dataclass
@@ -112,14 +126,16 @@ def zoo_recipes():
 
 
 def build_zoo_model(task_name, depth, seed=0, task_overrides=None, progress=True):
-    """Train one zoo model; returns (model, metadata) with seed, steps, metrics and the learning curve."""
+    """Train one zoo model; returns (model, metadata) with seed, steps, metrics, the kept attempt's learning curve
+    and every attempt's [steps, score, seconds]."""
     task_overrides = task_overrides or {}
     model, history, accuracy = train_depth_model(task_name, depth, seed, progress=progress, **task_overrides)
     chance = make_task(task_name, seed, **task_overrides).chance
     metadata = {"seed": seed, "steps": history.step[-1], "task_name": task_name, "depth": depth,
                 "task_overrides": task_overrides, "metrics": {"accuracy": accuracy, "chance": chance},
                 "history": {"step": list(history.step), "loss": list(history.loss), "metric": list(history.metric),
-                            "seconds": history.seconds, "stopped_early": history.stopped_early}}
+                            "seconds": history.seconds, "stopped_early": history.stopped_early,
+                            "plateaued": history.plateaued, "attempts": history.attempts}}
     return model, metadata
 
 
