@@ -86,5 +86,6 @@ def latency_section(rounds, report):
         if isinstance(row, str):
             print(f"  {view:36s} {row}")
         else:
-            student, worst, again = (f"{row[k]:.4f}" if k in row else "-" for k in ("student", "student_worst", "again"))
+            student, worst, again = (f"{row[k]:.{digits}f}" if k in row else "-"
+                                     for k, digits in (("student", 4), ("student_worst", 3), ("again", 4)))
             print(f"  {view:36s} {row['draw']:12.3f} {student:>18s} {worst:>10s} {again:>13s}")
