@@ -21,6 +21,29 @@ def notebooks(folder):
     return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+def nbgrader_meta(cell):
+    """A cell's nbgrader metadata ({} for a cell nbgrader does not track)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test(cell):
+    """An autograded test cell: graded, and not an answer."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_written(cell):
+    """A written answer: a markdown cell that nbgrader grades by hand (a "manually graded answer", graded and a
+    solution). Autograding gives it 0 while it is as released, and leaves any other answer to a grader."""
+    meta = nbgrader_meta(cell)
+    return cell["cell_type"] == "markdown" and bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def points(cells):
+    """What the (graded) cells are worth."""
+    return sum(nbgrader_meta(cell)["points"] for cell in cells)
+
+
 def scratch_course(tmp_path):
     """A copy of what nbgrader needs (config and sources), so tests never touch the checkout."""
     course = tmp_path / "course_root"

@@ -1,34 +1,30 @@
 """The instructor's whole pipeline, with nbgrader's own commands, on a class of tricky submissions.
 
 For every assignment (found under solutions/): generate the release, autograde a set of submissions in
-one run, generate feedback, export grades, and check each score exactly. The commands are the ones in
-the README's instructor guide.
+one run, grade the written answers by hand (through nbgrader's gradebook, as its formgrader does), generate
+feedback, export grades, and check each score exactly. The commands are the ones in the README's instructor
+guide.
 """
 import copy
 import csv
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course import SOLUTIONS, assignments, finish_nbgrader, nbgrader, notebooks, scratch_course, start_nbgrader
+from course import (SOLUTIONS, assignments, finish_nbgrader, is_test, is_written, nbgrader, nbgrader_meta, notebooks,
+                    points, scratch_course, start_nbgrader)
 
 # A student's infinite loop is stopped by nbgrader's cell timeout; the tests use a shorter one than the
 # course's 120 s so that they stay fast (the slowest solution cell still fits in it).
 TIMEOUT = "--Execute.timeout=60"
 
 
-def nbgrader_meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def is_answer(cell):
     return nbgrader_meta(cell).get("solution", False) and cell["cell_type"] == "code"
-
-
-def is_test(cell):
-    return nbgrader_meta(cell).get("grade", False) and not nbgrader_meta(cell).get("solution", False)
 
 
 def answer_indices(nb):
@@ -41,10 +37,17 @@ def points_of_tests(nb, before=None, after=None):
                and (before is None or i < before) and (after is None or i > after))
 
 
-# Each student turns a (solution, release) pair of notebooks into a submission, and knows the score it
-# deserves; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
+def points_of_written(nb):
+    """Points of the written answers: only a grader gives them."""
+    return points(cell for cell in nb["cells"] if is_written(cell))
+
+
+# Each student turns a (solution, release) pair of notebooks into a submission, and knows the score autograding
+# must give it; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
 # by their test cells, so breaking the *last* answer costs exactly the tests after it, and filling in only
-# the *first* answer earns exactly the tests before the second.
+# the *first* answer earns exactly the tests before the second. Written answers (markdown) earn nothing from
+# autograding, whatever a student makes of them: a student who copies the solution has the model answers in, and
+# those wait for a grader.
 def with_last_answer(source):
     def make(solution, release, first):
         nb = copy.deepcopy(solution)
@@ -78,8 +81,14 @@ def flood_then_correct(solution, release, first):
 
 def tamper_with_tests(solution, release, first):
     """The release, with its test cells tampered with in turn: edited to `pass`, deleted, or stripped of their
-    nbgrader metadata (and emptied). nbgrader restores them all from the gradebook: no free points."""
+    nbgrader metadata (and emptied); and each written answer dressed up as a test that passes, a code cell `pass`
+    worth 100 points. nbgrader restores them all from the gradebook (the written answer to a markdown cell worth its
+    own points, left to a grader): no free points."""
     nb = copy.deepcopy(release)
+    for cell in nb["cells"]:
+        if is_written(cell):
+            cell.update(cell_type="code", source="pass", outputs=[], execution_count=None)
+            cell["metadata"]["nbgrader"]["points"] = 100
     tests = [cell for cell in nb["cells"] if is_test(cell)]
     for cell in tests[0::3] + tests[2::3]:
         cell["source"] = "pass"
@@ -91,8 +100,10 @@ def tamper_with_tests(solution, release, first):
 
 
 def correct_but_delete_tests(solution, release, first):
+    """Correct, with every test cell and every written answer deleted: nbgrader puts them all back (each answer
+    after the graded cell before it, with nbgrader's notice in it, for a grader)."""
     nb = copy.deepcopy(solution)
-    nb["cells"] = [cell for cell in nb["cells"] if not is_test(cell)]
+    nb["cells"] = [cell for cell in nb["cells"] if not (is_test(cell) or is_written(cell))]
     return nb, points_of_tests(solution)
 
 
@@ -218,20 +229,72 @@ STUDENTS = {
 }
 
 
+@dataclass
+class Expected:
+    """What a class's submissions of one assignment must come to."""
+    scores: dict  # student -> notebook -> the score autograding gives
+    written: dict  # student -> notebook -> {grade_id of each written answer: whether it was answered}
+    maximum: dict  # notebook -> its points, written answers included
+
+
+def answered(submission, release):
+    """{grade_id: answered} for each written answer of `release`: answered unless `submission` holds it as released.
+    nbgrader gives an answer as released 0 at once and leaves every other to a grader, a deleted one too (it puts it
+    back, with a notice in it)."""
+    submitted = {nbgrader_meta(cell).get("grade_id"): cell["source"] for cell in submission["cells"]}
+    return {nbgrader_meta(cell)["grade_id"]: submitted.get(nbgrader_meta(cell)["grade_id"]) != cell["source"]
+            for cell in release["cells"] if is_written(cell)}
+
+
 def submit_class(course, assignment):
-    """Write every student's submission of `assignment`; return the score each notebook deserves."""
-    expected = {}
+    """Write every student's submission of `assignment`; return what each notebook must come to."""
+    expected = Expected({}, {}, {})
     for student, make in STUDENTS.items():
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
-        expected[student] = {}
+        expected.scores[student], expected.written[student] = {}, {}
         for index, solution_path in enumerate(notebooks(course / "solutions" / assignment)):
             release_path = course / "course" / assignment / solution_path.name
             pair = nbformat.read(solution_path, 4), nbformat.read(release_path, 4)
             submission, score = make(*pair, first=index == 0)
             nbformat.write(submission, folder / solution_path.name)
-            expected[student][solution_path.stem] = score
+            expected.scores[student][solution_path.stem] = score
+            expected.written[student][solution_path.stem] = answered(submission, pair[1])
+            expected.maximum[solution_path.stem] = points_of_tests(pair[0]) + points_of_written(pair[0])
     return expected
+
+
+def hand_mark(student, points):
+    """The instructor's mark for a written answer that waits for one: full marks for alice's (the model answers),
+    half marks for any other. The tests check that marks reach the totals, not how answers deserve them."""
+    return points if student == "alice_solution" else points / 2
+
+
+def grade_by_hand(course, assignment, students):
+    """Mark every grade that the gradebook says waits for a grader, as the formgrader's grade form does (nbgrader's
+    GradeHandler.put sets manual_score, and needs_manual_grade from it). Returns student -> notebook -> marks."""
+    marks = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            marks[student] = {}
+            for submitted in gradebook.find_submission(assignment, student).notebooks:
+                marks[student][submitted.name] = 0
+                for grade in submitted.grades:
+                    if grade.needs_manual_grade:
+                        grade.manual_score = hand_mark(student, grade.max_score)
+                        grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+                        marks[student][submitted.name] += grade.manual_score
+        gradebook.db.commit()
+    return marks
+
+
+def autograded(course, assignment, students):
+    """student -> notebook -> (score, {grade_id: (auto_score, needs_manual_grade)}), as autograding left them."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {student: {submitted.name: (submitted.score, {grade.name: (grade.auto_score, grade.needs_manual_grade)
+                                                             for grade in submitted.grades})
+                          for submitted in gradebook.find_submission(assignment, student).notebooks}
+                for student in students}
 
 
 @pytest.fixture(scope="module")
@@ -252,48 +315,84 @@ def autograding(tmp_path_factory):
                 process.kill()
 
 
+@dataclass
+class Graded:
+    assignment: str
+    course: Path  # the scratch course
+    expected: Expected
+    autograded: dict  # what autograding left in the gradebook, before any hand grading (see autograded)
+    marks: dict  # student -> notebook -> the marks the instructor gave by hand
+
+
 @pytest.fixture(scope="module", params=assignments())
 def graded(request, autograding):
-    """The instructor's pipeline for one assignment: autograde (started above), feedback, export."""
+    """The instructor's pipeline for one assignment: autograde (started above), grade the written answers by hand,
+    feedback, export."""
     assignment = request.param
     course, expected, process = autograding[assignment]
     finish_nbgrader(process)
+    before = autograded(course, assignment, STUDENTS)
+    marks = grade_by_hand(course, assignment, STUDENTS)
     nbgrader(course, "generate_feedback", assignment)
     nbgrader(course, "export", "--to", "grades.csv")
-    return assignment, course, expected
+    return Graded(assignment, course, expected, before, marks)
 
 
 def test_every_submission_scores_exactly_what_it_deserves(graded):
-    assignment, course, expected = graded
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        got = {student: {nb: gradebook.find_submission_notebook(nb, assignment, student).score
-                         for nb in expected[student]} for student in expected}
-    assert got == expected
+    """Autograding's scores, before any hand grading: written answers change none of them."""
+    got = {student: {nb: score for nb, (score, _) in scores.items()} for student, scores in graded.autograded.items()}
+    assert got == graded.expected.scores
+
+
+def test_written_answers_wait_for_a_grader_and_never_score_by_themselves(graded):
+    """Autograding gives a written answer left as released 0, and leaves every other (a model answer, a deleted
+    one, one dressed up as a passing test) to a grader, scoring nothing; no autograded cell waits for a grader."""
+    for student, scores in graded.autograded.items():
+        for nb, (_, grades) in scores.items():
+            written = graded.expected.written[student][nb]
+            assert set(written) <= set(grades), f"{student}/{nb}: no grade for {set(written) - set(grades)}"
+            for name, state in grades.items():
+                expected = ((None, True) if written[name] else (0.0, False)) if name in written else (state[0], False)
+                assert state == expected, f"{student}/{nb}/{name}: (auto score, waits for a grader) is {state}"
 
 
 def test_solutions_score_full_marks_and_release_zero(graded):
-    assignment, _, expected = graded
-    solution_total = sum(points_of_tests(nbformat.read(p, 4)) for p in notebooks(SOLUTIONS / assignment))
-    assert sum(expected["alice_solution"].values()) == solution_total > 0
-    assert sum(expected["bob_untouched"].values()) == 0
-    assert 0 < sum(expected["carol_partial"].values()) < solution_total
+    scores = graded.expected.scores
+    solution_total = sum(points_of_tests(nbformat.read(p, 4)) for p in notebooks(SOLUTIONS / graded.assignment))
+    assert sum(scores["alice_solution"].values()) == solution_total > 0
+    assert sum(scores["bob_untouched"].values()) == 0
+    assert 0 < sum(scores["carol_partial"].values()) < solution_total
+
+
+def test_hand_grading_leaves_nothing_to_grade(graded):
+    with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}") as gradebook:
+        waiting = [student for student in STUDENTS
+                   if gradebook.find_submission(graded.assignment, student).needs_manual_grade]
+    assert not waiting, f"still waiting for a grader: {waiting}"
+    written = sum(points_of_written(nbformat.read(p, 4)) for p in notebooks(SOLUTIONS / graded.assignment))
+    assert sum(graded.marks["alice_solution"].values()) == written  # full marks for the model answers
+
+
+def total(graded, student, nb):
+    """What a notebook comes to after hand grading: autograding's score plus the instructor's marks."""
+    return float(graded.expected.scores[student][nb] + graded.marks[student][nb])
 
 
 def test_feedback_for_every_student_and_notebook(graded):
-    assignment, course, expected = graded
-    for student, scores in expected.items():
+    for student, scores in graded.expected.scores.items():
         for nb in scores:
-            page = course / "feedback" / student / assignment / f"{nb}.html"
+            page = graded.course / "feedback" / student / graded.assignment / f"{nb}.html"
             assert page.exists(), f"no feedback for {student}/{nb}"
-            total = f"Score: {float(scores[nb])} / {float(expected['alice_solution'][nb])}"
-            assert total in page.read_text(), f"feedback for {student}/{nb} does not say {total!r}"
+            score = f"Score: {total(graded, student, nb)} / {float(graded.expected.maximum[nb])}"
+            assert score in page.read_text(), f"feedback for {student}/{nb} does not say {score!r}"
 
 
-def test_grades_csv_lists_every_student_with_the_right_total(graded):
-    assignment, course, expected = graded
-    rows = [row for row in csv.DictReader((course / "grades.csv").open()) if row["assignment"] == assignment]
+def test_grades_csv_adds_the_hand_marks_to_the_autograded_scores(graded):
+    rows = [row for row in csv.DictReader((graded.course / "grades.csv").open())
+            if row["assignment"] == graded.assignment]
     totals = {row["student_id"]: float(row["score"]) for row in rows}
-    assert totals == {student: float(sum(scores.values())) for student, scores in expected.items()}
-    maximum = float(sum(expected["alice_solution"].values()))
+    assert totals == {student: sum(total(graded, student, nb) for nb in scores)
+                      for student, scores in graded.expected.scores.items()}
+    maximum = float(sum(graded.expected.maximum.values()))
     assert all(float(row["max_score"]) == maximum for row in rows)
 

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course import ROOT
+import nbformat
+from nbgrader.api import Gradebook
+
+from course import ROOT, is_test, is_written, notebooks, points
 
 
 def readme_commands(heading):
@@ -30,7 +33,13 @@ def test_the_readme_grading_steps_work_in_a_fresh_clone(tmp_path):
     for command in commands:
         result = subprocess.run(command, shell=True, cwd=clone, env=env, capture_output=True, text=True, timeout=900)
         assert result.returncode == 0, f"{command} failed in a fresh clone:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    cells = [cell for path in notebooks(clone / "solutions" / "part0_foundations")
+             for cell in nbformat.read(path, 4).cells]
+    tests, written = points(filter(is_test, cells)), points(filter(is_written, cells))
     rows = list(csv.DictReader((clone / "grades.csv").open()))
-    assert [(row["student_id"], row["assignment"], float(row["score"])) for row in rows] == \
-        [("ada", "part0_foundations", 10.0)]
+    # Full marks from autograding; the written answers count 0 until graded by hand, and wait for it.
+    assert [(row["student_id"], row["assignment"], float(row["score"]), float(row["max_score"]))
+            for row in rows] == [("ada", "part0_foundations", float(tests), float(tests + written))]
+    with Gradebook(f"sqlite:///{clone / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_submission("part0_foundations", "ada").needs_manual_grade == (written > 0)
     assert (clone / "feedback" / "ada" / "part0_foundations" / "01_attention_from_scratch.html").exists()
