@@ -134,6 +134,7 @@ DELEGATIONS = {
         "out, pattern = {f}(xt, xt, xt, C, heads, w_qkv, None, None, None, False, 0.0, w_out, None, "
         "training=False, need_weights=True, attn_mask=mask, average_attn_weights=False)\n"
         "return out.transpose(0, 1), pattern"),
+    "transformer_forward": ("attnlab.model", "Transformer", "return {f}.forward(model, tokens)"),
     "build_copy_layer": ("attnlab.answers", "copy_previous_token", "return {f}(model, layout, SHARP)"),
     "template_index": ("attnlab.answers", "template_index", "return {f}(sequences)"),
     "threshold_depth": ("attnlab.answers", "threshold_depth", "return {f}(accuracies, bar)"),

@@ -120,7 +120,9 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """One layer: x + attention(norm(x)), then x + mlp(norm(x)) when the MLP is on."""
+    """One layer: x + attention(norm(x)), then x + mlp(norm(x)) when the MLP is on.
+
+    Notebooks: 0.1"""
 
     def __init__(self, cfg: Config):
         super().__init__()

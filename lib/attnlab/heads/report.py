@@ -96,6 +96,7 @@ class SeedResult:
     pruning: dict = field(default_factory=dict)  # {variant: mean risk}
     probing: dict = field(default_factory=dict)  # {model label: [risk entering each layer]}
     reweighting: dict = field(default_factory=dict)  # {model label: {candidate: R^2}}
+    reference: dict = field(default_factory=dict)  # {optimizer: {steps: risk at n = d}} beside the probe
 
 
 def model_label(attention, layers, heads):
@@ -127,6 +128,8 @@ def per_seed(results):
         at(r["seed"]).probing.setdefault(model_label(r["attention"], r["layers"], r["heads"]), []).append(r["risk"])
     for r in results.get("reweighting", []):
         at(r["seed"]).reweighting.setdefault(r["model"], {})[r["candidate"]] = r["r2"]
+    for r in results.get("probing_reference", []):
+        at(r["seed"]).reference.setdefault(r["method"], {})[r["steps"]] = r["risk"]
     return dict(sorted(seeds.items()))
 
 
