@@ -16,3 +16,16 @@ c.Execute.timeout = 120
 # A student who deletes a test cell still gets it back (and keeps the points of a correct answer).
 c.OverwriteCells.add_missing_cells = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Students outside the hub (Colab, a laptop, an LMS upload) hand in files named <student_id>_<notebook>.ipynb, e.g.
+# alice_01_attention_from_scratch.ipynb: the student's id (a letter or digit first, then letters, digits, _ . @ -), an
+# underscore, the notebook's name as released. Colab's "Copy of " before the name and a browser's " (1)" or an LMS's
+# "-1" after it are allowed. The instructor puts the files, or zip files of them, in downloaded/<assignment>/archive/
+# and runs `nbgrader zip_collect <assignment>`, which copies each into submitted/<student_id>/<assignment>/. A file
+# named otherwise is skipped with a warning, never given to a made-up student. No file replaces another: two files for
+# one student and notebook stop the command before it copies anything (there is no timestamp to choose by); a student
+# whose submitted/ folder already holds files stops it at that student, unless --force, which empties that student's
+# folder first. nbgrader matches the regexp against the file's full path, hence the leading ".*/"; the student's id is
+# the longest prefix followed by "_" and a notebook's two digits.
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[A-Za-z0-9][\w.@-]*)_(?:Copy of )?(?P<file_id>\d\d_\w+?)(?: ?\(\d+\)|-\d+)?\.ipynb$")

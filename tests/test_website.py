@@ -1,0 +1,147 @@
+"""The course website (website/build.py): built once, offline, warnings as errors; a page with figures for every
+release notebook, a landing page that links them all, and no solution code or hidden test in any file."""
+import html
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from course import RELEASE, ROOT, leaks, notebooks, secret_lines
+
+_spec = importlib.util.spec_from_file_location("website_build", ROOT / "website" / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+MARKERS = {"### BEGIN HIDDEN TESTS", "### BEGIN SOLUTION"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The website, built by its own command; yields its HTML folder."""
+    out = tmp_path_factory.mktemp("website")
+    done = subprocess.run([sys.executable, "website/build.py", "--out", str(out)], cwd=ROOT, text=True,
+                          capture_output=True, env=dict(os.environ, ATTNLAB_PROGRESS="0"), timeout=900)
+    assert done.returncode == 0, f"the website's build failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return out / "html"
+
+
+def page_of(notebook):
+    return Path(*notebook.relative_to(RELEASE).parts).with_suffix(".html")
+
+
+def words(line):
+    """A line as its words alone, so that a line reads the same in a notebook's source and rendered in HTML
+    (markup, highlighting spans, entities, bold's stars and a list item's dash or number all fall away)."""
+    return " ".join(re.findall(r"\w+", re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line)))
+
+
+def visible_text(path):
+    """What a reader can see in a built file: an HTML page without its tags; a notebook's cell sources and
+    outputs (leaks() reads sources only, and an output, a traceback above all, could quote a test)."""
+    text = path.read_text(errors="ignore")
+    if path.suffix == ".ipynb":
+        parts = []
+        for cell in nbformat.reads(text, 4).cells:
+            parts.append(cell.source)
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                parts += [output.get("text", ""), *output.get("traceback", []), data.get("text/plain", ""),
+                          data.get("text/html", "")]
+        text = "\n".join(parts)
+    return html.unescape(re.sub(r"<[^>]+>|\x1b\[[0-9;]*m", "", text))  # tags and terminal colours
+
+
+def rendered_leaks(folder):
+    """(file, secret line) for every line of a solution or hidden test, or an nbgrader marker, that a reader
+    could see in an HTML page or notebook under `folder`, compared word for word."""
+    secrets = {words(line): line for line in secret_lines() | MARKERS}
+    found = []
+    for path in sorted(p for p in Path(folder).rglob("*") if p.suffix in (".html", ".ipynb")):
+        seen = {words(line) for line in visible_text(path).splitlines()}
+        found += [(path, secrets[line]) for line in sorted(seen & secrets.keys())]
+    return found
+
+
+def test_every_notebook_has_a_page_with_figures(site):
+    for notebook in notebooks(RELEASE):
+        page = site / page_of(notebook)
+        assert page.is_file(), f"no page for {notebook.relative_to(ROOT)}"
+        figures = [src for src in re.findall(r'<img[^>]*src="([^"]+)"', page.read_text()) if "_images/" in src]
+        assert figures, f"{page.relative_to(site)} shows no figure"
+        for src in figures:
+            assert (page.parent / src).stat().st_size > 1000, f"{page.relative_to(site)}: empty figure {src}"
+
+
+def test_the_landing_page_links_every_notebook(site):
+    landing = site / "intro.html"
+    links = {(landing.parent / href.split("#")[0]).resolve()
+             for href in re.findall(r'href="([^"]+)"', landing.read_text()) if "://" not in href}
+    missing = [str(page_of(nb)) for nb in notebooks(RELEASE) if (site / page_of(nb)).resolve() not in links]
+    assert not missing, f"the landing page does not link {missing}"
+
+
+def test_no_file_shows_solution_code_or_hidden_tests(site):
+    folder = site.parent  # the whole build folder: the staged pages, the HTML and Jupyter Book's own files
+    assert not leaks(folder), leaks(folder)[:5]
+    assert not rendered_leaks(folder), rendered_leaks(folder)[:5]
+
+
+def secret_like(pattern):
+    """A secret line matching `pattern`, for the tests that leak one on purpose."""
+    return next(line for line in sorted(secret_lines()) if re.match(pattern, line))
+
+
+def test_the_scan_finds_a_secret_line_in_highlighted_code(tmp_path):
+    line = secret_like(r"assert .*\(")
+    (tmp_path / "page.html").write_text(f"<html><body>{highlight(line, PythonLexer(), HtmlFormatter())}</body></html>")
+    assert not leaks(tmp_path), "leaks() alone reads HTML as it is: it should miss a highlighted line"
+    assert rendered_leaks(tmp_path) == [(tmp_path / "page.html", line)]
+
+
+@pytest.mark.parametrize("pattern", [r"- \d+ points? for ", r"\d+\. "])  # a rubric's line, a numbered answer
+def test_the_scan_finds_a_list_item_rendered_from_markdown(tmp_path, pattern):
+    line = secret_like(pattern)
+    (tmp_path / "page.html").write_text(MarkdownIt().render(line))
+    assert rendered_leaks(tmp_path) == [(tmp_path / "page.html", line)]
+
+
+def test_the_scan_finds_a_secret_line_in_an_output(tmp_path):
+    line = secret_like(r"assert ")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "check()", outputs=[nbformat.v4.new_output("error", ename="AssertionError", evalue="",
+                                                   traceback=[f"\x1b[0;31m{line}\x1b[0m"])])])
+    nbformat.write(notebook, tmp_path / "page.ipynb")
+    assert not leaks(tmp_path), "leaks() reads cell sources only: it should miss an output"
+    assert rendered_leaks(tmp_path) == [(tmp_path / "page.ipynb", line)]
+
+
+@pytest.mark.parametrize("text, builds", [("A plain page.", True), ("A link to {doc}`no_such_page`.", False)])
+def test_a_warning_fails_the_build(tmp_path, text, builds):
+    """A one-page book with the website's settings: it builds, and a broken link (a warning) fails it."""
+    source = tmp_path / "book"
+    source.mkdir()
+    build.stage_book(source)
+    (source / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (source / "intro.md").write_text(f"# A page\n\n{text}\n")
+    if builds:
+        build.jupyter_book(source, tmp_path / "out")
+        assert (tmp_path / "out" / "html" / "intro.html").is_file()
+    else:
+        with pytest.raises(SystemExit, match="warnings count as errors"):
+            build.jupyter_book(source, tmp_path / "out")
+
+
+@pytest.mark.parametrize("out, message", [("README.md", "is a file"), ("tests", "holds other files"),
+                                          ("course/site", "inside the course's sources")])
+def test_a_bad_out_is_refused_at_once(out, message):
+    done = subprocess.run([sys.executable, "website/build.py", "--out", out], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
