@@ -1,5 +1,30 @@
 import os
 
+import pytest
+
 # Tests never draw progress bars and always use one CPU thread (the library default), whatever the shell says.
 os.environ["ATTNLAB_PROGRESS"] = "0"
 os.environ.setdefault("ATTNLAB_DEVICE", "cpu")
+
+# What makes `pytest` slow, in one place: the files that run nbgrader, a hub, a browser, a website build or a fresh
+# environment, and the executions of whole notebooks. `pytest -m "not slow"` leaves them out (the inner loop of
+# a change to the library); `pytest` runs everything, these first, so that the longest start while the
+# short ones fill the other workers (pytest-xdist hands out one file at a time, in this order).
+SLOW_FILES = ("test_grading.py", "test_hostile_grading.py", "test_browser.py", "test_website.py", "test_binder.py",
+              "test_class_grading.py", "test_hub.py", "test_release.py", "test_instructor_guide.py",
+              "test_no_stall.py")
+SLOW_TESTS = ("test_widget_notebooks_never_stall",)  # a test that executes whole notebooks, in a fast file
+
+
+def is_slow(item):
+    return (item.path.name in SLOW_FILES or item.path.suffix == ".ipynb"
+            or item.name.startswith(SLOW_TESTS) or item.get_closest_marker("slow") is not None)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
+    order = {name: rank for rank, name in enumerate(SLOW_FILES)}
+    # A stable sort keeps each file's tests together and in their own order (nbval needs a notebook's cells in order).
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))

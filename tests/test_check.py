@@ -141,3 +141,50 @@ def test_the_stand_in_copy_layer_copies_the_previous_token():
     prompts, _ = task.sample(64, torch.Generator().manual_seed(0))
     _, cache = model.run_with_cache(prompts)
     assert torch.equal(cache["resid"][1][:, 1:, layout["previous"]].argmax(-1), prompts[:, :-1])
+
+
+def test_the_stand_ins_for_demos_match_independent_references():
+    from attnlab import baselines
+    from attnlab.tasks.regression import sample_prompts
+
+    x, w_qkv, w_out = torch.randn(2, 5, 12), torch.randn(36, 12), torch.randn(12, 12)
+    output, pattern = answers.multi_head_attention(x, w_qkv, w_out, heads=3)
+    mask = torch.ones(5, 5, dtype=torch.bool).triu(1)  # torch's convention: True where a key is hidden
+    reference, weights = F.multi_head_attention_forward(
+        x.transpose(0, 1), x.transpose(0, 1), x.transpose(0, 1), 12, 3, w_qkv, None, None, None, False, 0.0, w_out,
+        None, training=False, need_weights=True, attn_mask=mask, average_attn_weights=False)
+    torch.testing.assert_close(output, reference.transpose(0, 1))
+    torch.testing.assert_close(pattern, weights)
+    p = sample_prompts(16, d=6, s=2, n=3, sigma=0.1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    w = torch.zeros(16, 6, dtype=torch.float64)
+    for _ in range(4):  # fixed-step gradient descent on (1/2n)|Xw - y|^2, written out
+        w = w - 0.1 * torch.einsum("bnd,bn->bd", p.X, torch.einsum("bnd,bd->bn", p.X, w) - p.y) / 3
+    torch.testing.assert_close(answers.gd(p.X, p.y, p.x_query, 4, 0.1), (w * p.x_query).sum(1))
+    gram = p.X.transpose(1, 2) @ p.X + 0.5 * torch.eye(6, dtype=torch.float64)
+    w_ridge = torch.linalg.solve(gram, p.X.transpose(1, 2) @ p.y[..., None])[..., 0]
+    torch.testing.assert_close(answers.ridge(p.X, p.y, p.x_query, 0.5), (w_ridge * p.x_query).sum(1))
+    importance = torch.tensor([[0.1, 0.3], [0.5, 0.2], [-0.1, 0.4]])
+    assert answers.pruned_mask(importance).tolist() == [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
+    torch.testing.assert_close(answers.preprocess_gd(p.X, p.y, p.x_query, 3, 0.5, 1.0),
+                               baselines.preprocess_gd(p.X, p.y, p.x_query, 3, 0.5, 1.0))
+
+
+def test_a_demo_runs_the_students_answer_or_else_the_courses_and_says_so(capsys):
+    def causal_mask(T):
+        raise NotImplementedError()
+
+    stand_in = answers.yours_or_course(causal_mask)
+    assert stand_in(3).tolist() == answers.causal_mask(3).tolist() and stand_in(2).shape == (2, 2)
+    told = capsys.readouterr().out
+    assert told.count("\n") == 1 and "Your causal_mask raised NotImplementedError" in told  # said once
+
+    def split_heads(x, heads):
+        return "mine"
+
+    assert answers.yours_or_course(split_heads)(torch.zeros(1, 2, 4), 2) == "mine" and capsys.readouterr().out == ""
+
+    def no_such_exercise():
+        pass
+
+    with pytest.raises(ValueError, match="no answer named 'no_such_exercise'"):
+        answers.yours_or_course(no_such_exercise)

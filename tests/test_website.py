@@ -88,6 +88,30 @@ def test_the_landing_page_links_every_notebook(site):
     assert not missing, f"the landing page does not link {missing}"
 
 
+def test_the_landing_page_has_a_syllabus_from_the_notebooks_and_prerequisites(site):
+    """Each notebook's line: its time and exercises as its first cell states them, what it teaches, and how long it
+    ran in this build; and what a student should know before starting."""
+    landing = visible_text(site / "intro.html")
+    assert "Before you start" in landing and "PyTorch" in landing
+    for notebook in notebooks(RELEASE):
+        opening = nbformat.read(notebook, 4).cells[0].source
+        minutes, exercises, points = re.search(r"about (\d+) minutes\. \*\*Graded exercises:\*\* (\d+) \((\d+) points",
+                                               opening).groups()
+        first_goal = re.search(r"\*\*You will learn to\*\*\n- (.*?);?\n", opening)[1]
+        title = opening.splitlines()[0].lstrip("# ")
+        line = re.search(rf"{re.escape(title)}: about {minutes} minutes; {exercises} graded exercises \({points} points\); its code ran in "
+                         rf"(\d+) s when this site was built.*?\n.*?You will learn to (.*)", landing)
+        assert line, f"no syllabus line for {notebook.name}"
+        assert words(first_goal) in words(line[2]), f"{notebook.name}: its goals are not on the landing page"
+
+
+def test_long_code_lines_wrap_on_every_page(site):
+    css = (site / "_static" / "course.css").read_text()
+    assert "pre-wrap" in css
+    for notebook in notebooks(RELEASE):
+        assert "_static/course.css" in (site / page_of(notebook)).read_text(), f"{notebook.name}: no course.css"
+
+
 def test_no_file_shows_solution_code_or_hidden_tests(site):
     folder = site.parent  # the whole build folder: the staged pages, the HTML and Jupyter Book's own files
     assert not leaks(folder), leaks(folder)[:5]
@@ -128,7 +152,7 @@ def test_a_warning_fails_the_build(tmp_path, text, builds):
     """A one-page book with the website's settings: it builds, and a broken link (a warning) fails it."""
     source = tmp_path / "book"
     source.mkdir()
-    build.stage_book(source)
+    build.stage_book(source, {nb.relative_to(RELEASE).with_suffix("").as_posix(): 1.0 for nb in notebooks(RELEASE)})
     (source / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (source / "intro.md").write_text(f"# A page\n\n{text}\n")
     if builds:

@@ -10,6 +10,7 @@ the HTML, warnings as errors, into DIR/html (default DIR: website/_build).
 import argparse
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,8 +62,9 @@ def output_folder(text):
 
 
 def execute(solution):
-    """The solution notebook at `solution`, executed top to bottom in a fresh kernel in its own folder, as JSON
-    (a string pickles across processes whatever nbformat's classes)."""
+    """The solution notebook at `solution`, executed top to bottom in a fresh kernel in its own folder: (its JSON,
+    the seconds it took). JSON, because a string pickles across processes whatever nbformat's classes."""
+    start = time.perf_counter()
     notebook = nbformat.read(solution, 4)
     # The kernel's log at ERROR: its warning that it talks over local TCP unencrypted, once per notebook, is noise.
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -72,7 +74,7 @@ def execute(solution):
         client.execute()
     except Exception as error:  # nbclient's errors do not pickle back to the parent process
         raise RuntimeError(f"{solution.relative_to(ROOT)} failed:\n{error}") from None
-    return nbformat.writes(notebook)
+    return nbformat.writes(notebook), time.perf_counter() - start
 
 
 def nbgrader(cell):
@@ -104,10 +106,33 @@ def page(release, solution):
     return release
 
 
-def stage_book(source):
-    """website/'s book files in `source`, with the repository filled in from attnlab/links.py."""
+def syllabus_entry(name, seconds):
+    """The landing page's line for the notebook `name` (a path in course/ without .ipynb): its link, then what its
+    first cell says it teaches, how long it takes a student and its exercises, and how long it ran in this build.
+    Taken from the notebook itself, so the syllabus cannot drift from the course."""
+    opening = nbformat.read(RELEASE / f"{name}.ipynb", 4).cells[0].source
+    goals = re.search(r"\*\*You will learn to\*\*\n((?:- .*\n?)+)", opening)
+    time_and_exercises = re.search(r"\*\*Time:\*\* about (\d+) minutes\. \*\*Graded exercises:\*\* (\d+) \((\d+) points\)",
+                                   opening)
+    if not goals or not time_and_exercises:
+        raise SystemExit(f"course/{name}.ipynb: its first cell needs a '**You will learn to**' list and a line "
+                         "'**Time:** about M minutes. **Graded exercises:** N (P points)'")
+    minutes, exercises, points = time_and_exercises.groups()
+    learn = "; ".join(line[2:].rstrip(";.") for line in goals[1].strip().splitlines())
+    return (f"- {{doc}}`{name}`: about {minutes} minutes; {exercises} graded exercises ({points} points); its code "
+            f"ran in {seconds:.0f} s when this site was built ({os.cpu_count()} CPU cores).\n  You will learn to {learn}.")
+
+
+def stage_book(source, seconds):
+    """website/'s book files in `source`, with the repository filled in from attnlab/links.py, and each notebook's
+    line of the landing page's syllabus (`- {doc}` lines) written out from the notebook (see syllabus_entry).
+    seconds: {notebook name: seconds its solution ran in this build}."""
     for name in BOOK_FILES:
         shutil.copy(WEBSITE / name, source / name)
+    shutil.copytree(WEBSITE / "_static", source / "_static")  # the course's CSS, which Jupyter Book links on every page
+    intro = (source / "intro.md").read_text()
+    (source / "intro.md").write_text(re.sub(r"^- \{doc\}`([\w/]+)`$", lambda m: syllabus_entry(m[1], seconds[m[1]]),
+                                            intro, flags=re.M))
     url = f"https://github.com/{links.REPOSITORY}"
     config = yaml.safe_load((source / "_config.yml").read_text())
     config["repository"] = {"url": url, "branch": links.BRANCH, "path_to_book": "course"}  # pages mirror course/
@@ -116,16 +141,19 @@ def stage_book(source):
 
 
 def stage_pages(source, jobs, progress):
-    """A page for every release notebook in `source`, from its solution executed in `jobs` processes."""
+    """A page for every release notebook in `source`, from its solution executed in `jobs` processes; returns
+    {notebook name: seconds it ran}."""
     releases = sorted(p.relative_to(RELEASE) for p in RELEASE.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     for name in releases:  # a stale release fails now, before minutes of execution
         page(nbformat.read(RELEASE / name, 4), nbformat.read(SOLUTIONS / name, 4))
     with ProcessPoolExecutor(jobs) as pool, tqdm(total=len(releases), unit="notebook", disable=not progress) as bar:
         running = {pool.submit(execute, SOLUTIONS / name): name for name in releases}
+        seconds = {}
         try:
             for done in as_completed(running):
                 name = running[done]
-                built = page(nbformat.read(RELEASE / name, 4), nbformat.reads(done.result(), 4))
+                executed, seconds[name.with_suffix("").as_posix()] = done.result()
+                built = page(nbformat.read(RELEASE / name, 4), nbformat.reads(executed, 4))
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(built, source / name)
                 bar.set_postfix_str(name.stem)
@@ -133,7 +161,7 @@ def stage_pages(source, jobs, progress):
         except BaseException:
             pool.shutdown(cancel_futures=True)  # stop at the first failure rather than run the rest
             raise
-    return len(releases)
+    return seconds
 
 
 def jupyter_book(source, out):
@@ -164,10 +192,10 @@ def main():
     shutil.rmtree(source, ignore_errors=True)  # a notebook removed from course/ leaves no page behind
     source.mkdir()
     (args.out / MARKER).touch()
-    stage_book(source)
-    count = stage_pages(source, args.jobs, progress)
+    seconds = stage_pages(source, args.jobs, progress)
+    stage_book(source, seconds)
     executed = time.perf_counter()
-    print(f"executed {count} notebooks in {executed - start:.0f} s", flush=True)
+    print(f"executed {len(seconds)} notebooks in {executed - start:.0f} s", flush=True)
     jupyter_book(source, args.out)
     end = time.perf_counter()
     print(f"jupyter-book built the pages in {end - executed:.0f} s; the website took {end - start:.0f} s in all:\n"
