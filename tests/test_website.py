@@ -112,6 +112,36 @@ def test_long_code_lines_wrap_on_every_page(site):
         assert "_static/course.css" in (site / page_of(notebook)).read_text(), f"{notebook.name}: no course.css"
 
 
+# Sentences of the notebooks that state what a measurement shows, each with the printed line it rests on: (notebook,
+# the sentence, a pattern over the notebook's printed output whose groups are the numbers, the condition on them
+# that the sentence asserts). The site's pages hold a run's outputs, so a sentence cannot drift from its number.
+CLAIMS = [
+    ("part1_depth/01_memorization", "it gives most of its weight to one position",
+     r"largest weight: mean ([\d.]+), lowest [\d.]+ \(spread evenly, every weight would be ([\d.]+)\)",
+     lambda mean, even: mean > 0.5 and mean > 3 * even),
+    ("part1_depth/03_generalization", "most of layer 1's weight goes to earlier positions holding the *other* token",
+     r"([\d.]+) of the weight on earlier copies of the same token, ([\d.]+) on the other token",
+     lambda same, other: other > 0.5 and other > 3 * same),
+    ("part1_depth/03_generalization", "Layer 2, at `=`, reads it mostly from x4's position",
+     r"layer 2 at '=': ([\d.]+) of the weight on x4", lambda weight: weight > 0.5),
+    ("part1_depth/03_generalization", "leave every test token's exactly where it started",
+     r"moved [\d.]+ on average \((\d+)% of them at all\); test tokens' at most ([\d.]+)",
+     lambda share_moved, unseen: share_moved == 100 and unseen == 0),
+]
+
+
+@pytest.mark.parametrize("notebook, sentence, printed, holds", CLAIMS, ids=[c[1] for c in CLAIMS])
+def test_each_sentence_agrees_with_the_number_printed_beside_it(site, notebook, sentence, printed, holds):
+    cells = nbformat.read(site.parent / "source" / f"{notebook}.ipynb", 4).cells
+    text = " ".join(" ".join(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
+    assert sentence in text, f"{notebook} no longer says {sentence!r}: update CLAIMS with the notebook"
+    output = "\n".join(o.get("text", "") for cell in cells if cell.cell_type == "code" for o in cell.outputs)
+    found = re.search(printed, output)
+    assert found, f"{notebook} no longer prints {printed!r}"
+    numbers = [float(group) for group in found.groups()]
+    assert holds(*numbers), f"{notebook} says {sentence!r}, but prints {found[0]!r}"
+
+
 def test_no_file_shows_solution_code_or_hidden_tests(site):
     folder = site.parent  # the whole build folder: the staged pages, the HTML and Jupyter Book's own files
     assert not leaks(folder), leaks(folder)[:5]
