@@ -102,7 +102,7 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
       stuck on a plateau gives its time back (to a fresh start, say).
     progress: show a tqdm bar (it works in a terminal and in a notebook); $ATTNLAB_PROGRESS=0 hides it.
 
-    Notebooks: 0.1
+    Notebooks: 0.1, I.3
     """
     if steps < 1 or batch_size < 1 or eval_every < 1 or eval_size < 1:
         raise ValueError(f"steps, batch_size, eval_every and eval_size must be at least 1, got "

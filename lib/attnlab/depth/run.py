@@ -31,7 +31,9 @@ def make_task(task_name, seed=0, **task_overrides):
 
 
 def make_model(task_name, depth, task=None):
-    """An untrained attention-only model with the recipe's config for this task, at the given depth."""
+    """An untrained attention-only model with the recipe's config for this task, at the given depth.
+
+    Notebooks: I.3"""
     check_task_name(task_name)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an integer of at least 1, got {depth!r}")

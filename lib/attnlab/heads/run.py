@@ -21,8 +21,8 @@ from ..model import Config, Transformer
 from ..seeds import generator, stream_seed
 from ..tasks.regression import SparseRegression, sample_prompts
 from ..train import History, pick_device, train
-from .config import (CONTRAST, EVAL_PROMPTS, GD_STEPS, HEADS, LAYERS, METHODS, MODEL, POSITIONS, TASK, TRAINING,
-                     ZOO_HEADS, ZOO_LAYERS, claim_range)
+from .config import (CONTRAST, EVAL_PROMPTS, GD_STEPS, HEADS, LAYERS, LIVE_TRAINING, METHODS, MODEL, POSITIONS, TASK,
+                     TRAINING, ZOO_HEADS, ZOO_LAYERS, claim_range)
 
 
 def make_task(**overrides):
@@ -119,6 +119,21 @@ def train_run(layers=LAYERS, heads=HEADS, seed=0, progress=True, contrast=False,
     history = train(model, task, seed=seed, progress=progress, desc=f"{model.cfg.attention} L={layers} H={heads} "
                     f"seed={seed}", **{**TRAINING, **(training or {})})
     return HeadsRun(model.cpu().eval(), history, task, seed)
+
+
+def minus_ridge(model, task, prompts, tuning):
+    """(mean, half-width of its 95% interval): the model's squared error minus tuned ridge's on the same prompts,
+    prompt by prompt, averaged over n = s..d. Ridge's penalty is tuned for each n on the prompts `tuning`.
+
+    Notebooks: II.2"""
+    predictions, targets = an.predict_by_n(model, task, prompts)
+    rng = claim_range(task)
+    difference = 0
+    for n in rng:
+        lam, _ = bl.tune("ridge", tuning.first(n))
+        ridge = bl.predict("ridge", prompts.first(n), **lam)
+        difference = difference + ((predictions[:, n] - targets[:, n]) ** 2 - (ridge - targets[:, n]) ** 2) / len(rng)
+    return difference.mean().item(), 1.96 * difference.std().item() / math.sqrt(len(difference))
 
 
 def prompts(task, seed, purpose, num_prompts=EVAL_PROMPTS):
@@ -239,6 +254,17 @@ def pretrained(layers=LAYERS, heads=HEADS, attention="linear"):
     model, metadata = zoo.load(zoo_name(layers, heads, attention))
     return HeadsRun(model, History(**metadata["history"]), make_task(), metadata["seed"],
                     Analysis(**metadata["analysis"]), metadata["baselines"], live=False)
+
+
+def live_model(seed=0):
+    """The default model trained here for LIVE_TRAINING's steps (about a minute and a half on one CPU core), as a
+    HeadsRun without analysis; under nbgrader ($NBGRADER_EXECUTION is set) the zoo's default model instead, so that
+    grading stays fast (its `live` says which).
+
+    Notebooks: II.2"""
+    if autograding():
+        return pretrained()
+    return train_run(seed=seed, training=LIVE_TRAINING)
 
 
 def default_model(live=False, seed=0, contrast=False):
