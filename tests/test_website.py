@@ -127,6 +127,12 @@ CLAIMS = [
     ("part1_depth/03_generalization", "leave every test token's exactly where it started",
      r"moved [\d.]+ on average \((\d+)% of them at all\); test tokens' at most ([\d.]+)",
      lambda share_moved, unseen: share_moved == 100 and unseen == 0),
+    ("part2_heads/01_sparse_regression", "with one example it is worse than ridge, from two on it is better, and at "
+     "$n = d$ its risk is less than half of ridge's",
+     r"(?s)ridge +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n.*lasso +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n",
+     lambda r1, r2, r3, r4, l1, l2, l3, l4: l1 > r1 and l2 < r2 and l3 < r3 and l4 < r4 / 2),
+    ("part2_heads/01_sparse_regression", "It is still far above the oracle",
+     r"(?s)lasso +(?:[\d.]+ ){4}([\d.]+)\noracle +(?:[\d.]+ ){4}([\d.]+)", lambda lasso, oracle: lasso > 3 * oracle),
 ]
 
 
