@@ -133,6 +133,9 @@ CLAIMS = [
      lambda r1, r2, r3, r4, l1, l2, l3, l4: l1 > r1 and l2 < r2 and l3 < r3 and l4 < r4 / 2),
     ("part2_heads/01_sparse_regression", "It is still far above the oracle",
      r"(?s)lasso +(?:[\d.]+ ){4}([\d.]+)\noracle +(?:[\d.]+ ){4}([\d.]+)", lambda lasso, oracle: lasso > 3 * oracle),
+    ("part2_heads/05_construction_in_weights", "The construction's probe (printed above) falls once, at layer 1",
+     r"'construction': \[([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\]",
+     lambda entering, *after: after[0] < 0.8 * entering and all(abs(b - after[0]) < 0.1 * after[0] for b in after[1:])),
 ]
 
 
