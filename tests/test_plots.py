@@ -23,3 +23,15 @@ def test_risk_against_n_ticks_whole_numbers_of_examples():
     ticks = [t for t in fig.axes[0].get_xticks() if 0 <= t <= 4]
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
     plt.close(fig)
+
+
+def test_a_method_keeps_its_colour_in_every_figure():
+    curves = {"ridge": ([0, 1], [1.0, 0.5]), "your gd": ([0, 1], [1.0, 0.6]), "gd, k=10": ([0, 1], [1.0, 0.7]),
+              "linear L=3 H=8": ([0, 1], [1.0, 0.3])}
+    lines = {line.get_label(): line.get_color() for line in plots.risk_vs_n(curves).axes[0].lines}
+    assert lines["your gd"] == lines["gd, k=10"] == plots.METHOD_COLORS["gd"] != lines["ridge"]
+    probe = plots.probe_beside_optimizers({"linear L=3 H=8": [1.0, 0.5]}, {"gd": ([0, 1], [1.0, 0.6])})
+    colours = {line.get_label(): line.get_color() for line in probe.axes[0].lines}
+    assert colours["gd after k steps"] == lines["your gd"]
+    assert colours["probe after l layers: linear L=3 H=8"] == lines["linear L=3 H=8"]
+    assert plots.method_color("trained here") is None

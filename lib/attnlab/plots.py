@@ -1,7 +1,20 @@
 """Matplotlib figures used across the course. Each function draws into new axes and returns the figure."""
+import re
+
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
+
+# One colour per method in every figure of the course, a student's own version of a method included ("your gd").
+METHOD_COLORS = {"ridge": "tab:blue", "gd": "tab:orange", "lasso": "tab:green", "oracle": "tab:gray",
+                 "preprocess_gd": "tab:purple", "construction": "tab:brown", "linear": "tab:red", "softmax": "tab:pink"}
+
+
+def method_color(label):
+    """The course's colour for a curve: that of the first method its label names ("your gd", "gd, k=10",
+    "linear L=3 H=8" for a linear-attention transformer), or None (matplotlib's next colour) if it names none."""
+    return next((METHOD_COLORS[word] for word in re.findall(r"[a-z_]+", label.lower()) if word in METHOD_COLORS),
+                None)
 
 
 def attention_maps(patterns, tokens=None, titles=None, suptitle="Attention patterns"):
@@ -186,7 +199,7 @@ def risk_vs_n(curves, ax=None, title="Excess risk against the number of examples
     for label, (ns, risks) in curves.items():
         strong = label in emphasize
         ax.plot(list(ns), [float(r) for r in risks], marker="o" if strong else ".", lw=2.5 if strong else 1.2,
-                label=label)
+                color=method_color(label), linestyle="--" if label.startswith("your ") else "-", label=label)
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # n counts examples: no tick at 0.5
     ax.set_xlabel("number of in-context examples n")
@@ -264,9 +277,10 @@ def probe_beside_optimizers(probes, references=None, ax=None, n=None,
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     for label, risks in probes.items():
-        ax.plot(range(len(risks)), risks, marker="o", lw=2, label=f"probe after l layers: {label}")
-    for (method, (ks, risks)), style in zip((references or {}).items(), ("--", ":", "-.")):
-        ax.plot(ks, risks, style, color="k", marker=".", label=f"{method} after k steps")
+        ax.plot(range(len(risks)), risks, marker="o", lw=2, color=method_color(label),
+                label=f"probe after l layers: {label}")
+    for method, (ks, risks) in (references or {}).items():
+        ax.plot(ks, risks, "--", color=method_color(method), marker=".", label=f"{method} after k steps")
     ax.set_yscale("log")
     ax.set_xlabel("layers l / optimizer steps k")
     ax.set_ylabel("excess risk" + ("" if n is None else f" at n = {n}"))
