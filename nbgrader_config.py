@@ -13,6 +13,19 @@ c.CourseDirectory.feedback_directory = "feedback"
 # The slowest cell trains a small model for a few seconds; 120 s leaves room on a busy machine while
 # still stopping a student's infinite loop.
 c.Execute.timeout = 120
+# Autograding is nbgrader's, with two of its steps replaced by the course's own (attnlab.grading.preprocessors):
+# student code runs in a sandbox that cannot read the solutions, the gradebook or other submissions, reach the network
+# or signal nbgrader (attnlab.grading.sandbox), and a test cell that raised scores 0 whatever it printed before.
+# Names, not classes, so that commands other than autograde never import the library.
+c.Autograde.autograde_preprocessors = [
+    "attnlab.grading.preprocessors.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "attnlab.grading.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # A student who deletes a test cell still gets it back (and keeps the points of a correct answer).
 c.OverwriteCells.add_missing_cells = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

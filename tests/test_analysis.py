@@ -54,6 +54,37 @@ def test_importance_is_the_rise_in_risk(trained):
     assert importance[1, 0].item() == pytest.approx(rise, rel=1e-5, abs=1e-7)
 
 
+def test_zero_ablation_is_the_head_mask_and_errors_are_per_prompt(trained):
+    model, task, P, _ = trained
+    mask = torch.tensor([[1.0, 0], [0, 1]])
+    with an.ablated(model, mask):
+        hooked = an.errors_by_n(model, task, P)
+    assert torch.allclose(hooked, an.errors_by_n(model, task, P, head_mask=mask), atol=1e-6)
+    assert hooked.shape == (1000, 7) and torch.allclose(hooked.mean(0), an.risk_by_n(model, task, P, mask), atol=1e-6)
+    assert torch.equal(an.risk_by_n(model, task, P), an.risk_by_n(model, task, P))  # the hooks are gone again
+    with pytest.raises(ValueError, match=r"mask must be a \(layers, heads\) = \(2, 2\) tensor of 0 and 1"):
+        with an.ablated(model, torch.ones(3, 2)):
+            pass
+
+
+def test_mean_ablation_replaces_a_head_by_its_mean_for_that_n_and_position(trained):
+    """The means are those of each head's output (run_with_cache's z) over the prompts. On one prompt a head's mean
+    is its own output, so mean-ablation changes nothing there, while zero-ablation does; on many prompts it removes
+    what the head says about each prompt, and the risk rises."""
+    model, task, P, _ = trained
+    means = an.head_means(model, task, P)
+    assert sorted(means) == list(range(1, 8))  # one pass per n = 0..6 in the joint layout
+    _, cache = model.run_with_cache(task.encode(P.first(3)))
+    assert torch.allclose(means[4][1, :, 16:32], cache["z"][1][:, 1].mean(0), atol=1e-6)  # layer 2, head 2
+    one = P.first(6)
+    one = type(one)(**{name: value[:1] for name, value in vars(one).items()})
+    importance = {kind: an.head_importance(model, task, one, kind=kind) for kind in an.ABLATIONS}
+    assert importance["mean"].abs().max() < 1e-5 and importance["zero"].abs().max() > 1e-3
+    assert an.head_importance(model, task, P, kind="mean").max() > 0.01
+    with pytest.raises(ValueError, match="kind must be one of"):
+        an.head_importance(model, task, P, kind="resample")
+
+
 def test_pruning_masks():
     importance = torch.tensor([[0.1, 0.5, 0.2], [0.0, 0.3, 0.9], [0.4, -0.1, 0.0]])
     assert torch.equal(an.pruning_mask(importance, "full"), torch.ones(3, 3))
@@ -78,6 +109,28 @@ def test_pruning_risks(trained):
     risks = an.pruning_risks(model, task, P, importance)
     assert set(risks) == {"full", "pruned", "first_layer_one_head"}
     assert risks["full"] == pytest.approx(an.mean_risk(model, task, P))
+    mean = an.pruning_risks(model, task, P, importance, kind="mean")
+    assert mean["full"] == pytest.approx(risks["full"]) and mean["pruned"] != pytest.approx(risks["pruned"])
+
+
+def test_training_with_heads_removed_never_moves_them():
+    """heads.train_with_heads_removed: the removed heads' weights stay at their initial values (no gradient reaches
+    them), the kept ones train; so the model is one with fewer heads, of the same width each."""
+    from attnlab import heads
+
+    task = heads.make_task()
+    model = heads.make_model(task, layers=2, heads=4, seed=0, width=16)
+    before = {name: w.clone() for name, w in model.state_dict().items()}
+    mask = heads.architecture_mask((4, 1), heads=4)
+    assert torch.equal(mask, torch.tensor([[1.0, 1, 1, 1], [1, 0, 0, 0]]))
+    heads.train_with_heads_removed(model, task, mask, 0, dict(steps=20, eval_every=20, lr=3e-3), progress=False)
+    qkv, out = model.blocks[1].attn.qkv.weight, model.blocks[1].attn.out.weight
+    old_qkv, old_out = before["blocks.1.attn.qkv.weight"], before["blocks.1.attn.out.weight"]
+    removed = [i for part in range(3) for i in range(16 * part + 4, 16 * part + 16)]  # heads 2-4 of q, k and v
+    assert torch.equal(qkv[removed], old_qkv[removed]) and torch.equal(out[:, 4:], old_out[:, 4:])
+    assert not torch.equal(qkv[:4], old_qkv[:4]) and not torch.equal(out[:, :4], old_out[:, :4])
+    with pytest.raises(ValueError, match="heads_per_layer must be a non-empty list of counts from 1 to 4"):
+        heads.architecture_mask((4, 0), heads=4)
 
 
 def test_probing_improves_with_depth(trained):
@@ -145,13 +198,29 @@ def test_heads_pipeline_pieces(tmp_path):
         heads.reproduce([], tmp_path)
 
 
-def fake_reproduction(transformer_scale=0.5, later_top=0.8):
+def fake_reproduction(transformer_scale=0.5, later_top=0.8, paired_high=-0.01, layer1_mean=0.1, h11=1.05, one_hh=1.4,
+                      fine_tuned=0.105):
     """Rows in the reproduction's format for one seed, with the transformer's risk curve scaled by
-    transformer_scale (ridge's is 1 / (n + 1)) and each later layer's top head at later_top of its layer."""
+    transformer_scale (ridge's is 1 / (n + 1)) and each later layer's top head at later_top of its layer; the
+    layer contrast's rows with the upper end of the transformer's paired intervals against ridge, gd and Lasso at
+    paired_high, each layer-1 head's rise by mean-ablation at layer1_mean (each later layer sums to 0.5), (H, 1, 1)
+    and (1, H, H) at h11 and one_hh times (H, H, H), and the pruned model fine-tuned at fine_tuned (full: 0.1)."""
     from attnlab import heads
 
     L, H = heads.LAYERS, heads.HEADS
-    fake = {"kind": "heads", "risk": [], "importance": [], "pruning": [], "probing": [], "probing_reference": []}
+    fake = {"kind": "heads", "risk": [], "importance": [], "pruning": [], "probing": [], "probing_reference": [],
+            "ablation": [], "architectures": [], "paired": []}
+    for layer in range(1, L + 1):
+        for head in range(1, H + 1):
+            rise = layer1_mean if layer == 1 else 0.5 / H
+            fake["ablation"].append({"seed": 0, "layer": layer, "head": head, "kind": "mean", "risk": 0.1 + rise,
+                                     "rise": rise})
+    for heads_per_layer, ratio in zip(heads.ARCHITECTURES, (1, h11, one_hh, 2)):
+        fake["architectures"].append({"seed": 0, "heads_per_layer": list(heads_per_layer), "risk": 0.1 * ratio})
+    fake["pruning"].append({"seed": 0, "variant": "pruned", "kind": "zero", "fine_tune_steps": 2000, "risk": fine_tuned})
+    for method in ("ridge", "gd", "lasso"):
+        fake["paired"].append({"seed": 0, "a": f"linear L={L} H={H}", "b": method, "ns": [1, 2, 3, 4],
+                               "mean_diff": paired_high - 0.05, "ci": [paired_high - 0.1, paired_high]})
     curves = {("transformer", "linear"): transformer_scale, ("transformer", "softmax"): 0.9, ("ridge", None): 1,
               ("gd", None): 1.1, ("preprocess_gd", None): 0.8, ("lasso", None): 0.6, ("oracle", None): 0.1}
     for n in range(heads.TASK["n"] + 1):
@@ -188,6 +257,16 @@ def test_the_claims_follow_the_numbers_they_rest_on(tmp_path):
     assert [c.key for c in worse if not c.holds] == ["beats_baselines"]
     spread = heads.check_bar(fake_reproduction(later_top=0.4))[0]
     assert [c.key for c in spread if not c.holds] == ["later_layers_concentrated"]
+    for change, key in [(dict(paired_high=0.01), "beats_baselines_paired"),
+                        (dict(layer1_mean=0.05), "layer1_matters_most_by_mean_ablation"),
+                        (dict(h11=1.2), "trained_one_head_later_within_10pct"),
+                        (dict(one_hh=1.2), "trained_one_head_in_layer1_costs_30pct"),
+                        (dict(fine_tuned=0.12), "fine_tuned_pruning_keeps_risk")]:
+        broken = heads.check_bar(fake_reproduction(**change))[0]
+        assert [c.key for c in broken if not c.holds] == [key], change
+    without = {k: v for k, v in fake_reproduction().items() if k not in ("ablation", "architectures", "paired")}
+    without["pruning"] = [r for r in without["pruning"] if "fine_tune_steps" not in r]
+    assert {c.key for c in heads.check_bar(without)[0]} == set(heads.CLAIM_KEYS[:9])  # a run before the contrast
     summary = {row[0]: row[2:] for row in heads.summarize({0: claims, 1: spread})}
     held, count, median, worst = summary["later_layers_concentrated"]
     assert (held, count) == (1, 2) and worst == pytest.approx(0.4) and median == pytest.approx(0.6)

@@ -6,8 +6,8 @@ from course import RELEASE, ROOT
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 
-# notebook, slider label, arrow presses (negative: to the left), readout before and after, text the view prints
-# before and after
+# notebook, slider label, arrow presses (negative: to the left), readout before and after, the view's title before
+# and after
 VIEWS = [
     ("part0_foundations/01_attention_from_scratch.ipynb", "width d", 4, "16", "20", "width d = 16", "width d = 20"),
     ("part1_depth/05_depth_explorer.ipynb", "depth", 1, "2", "3", "icqa, depth 2 (zoo)", "icqa, depth 3 (zoo)"),
@@ -16,13 +16,15 @@ VIEWS = [
 ]
 
 
-def output_text(cell):
-    return cell.locator(".widget-output").first.text_content()
+# A view is an Image widget (an <img> whose src changes with each picture) and its title in an HTML widget.
+PICTURE, TITLE = "img.widget-image", ".widget-html-content"
+# Milliseconds from Run All to an explorer: II.2 trains a model live for about 90 s (one core) before its explorer.
+RUN_ALL_TIMEOUT = 400_000
 
 
-def wait_for_text(page, cell, text):
-    page.wait_for_function("([el, text]) => el.querySelector('.widget-output').textContent.includes(text)",
-                           arg=[cell.element_handle(), text], timeout=60_000)
+def wait_for_title(page, cell, text):
+    page.wait_for_function("([el, title, text]) => el.querySelector(title)?.textContent.includes(text)",
+                           arg=[cell.element_handle(), TITLE, text], timeout=60_000)
 
 
 @pytest.mark.parametrize("notebook,label,presses,before,after,text_before,text_after", VIEWS,
@@ -35,11 +37,11 @@ def test_slider_redraws_its_view_in_jupyterlab(tmp_path, notebook, label, presse
     with jupyter_lab(root, tmp_path) as base, chromium(tmp_path / "profile") as page:
         open_and_run_all(page, base, notebook)
         slider = page.locator(f".widget-slider:has(label:text-is('{label}'))").first
-        slider.wait_for(state="attached", timeout=90_000)
+        slider.wait_for(state="attached", timeout=RUN_ALL_TIMEOUT)
         cell = page.locator(".jp-Cell", has=slider).first
-        wait_for_text(page, cell, text_before)
+        wait_for_title(page, cell, text_before)
         cell.scroll_into_view_if_needed()
-        images = cell.locator(".widget-output img")
+        images = cell.locator(PICTURE)
         assert images.count() == 1, f"the view shows {images.count()} figures, expected one"
         image_before = images.first.get_attribute("src")
         assert slider.locator(".widget-readout").text_content().strip() == before
@@ -48,11 +50,11 @@ def test_slider_redraws_its_view_in_jupyterlab(tmp_path, notebook, label, presse
         handle.focus()
         for _ in range(abs(presses)):
             handle.press("ArrowRight" if presses > 0 else "ArrowLeft")
-        wait_for_text(page, cell, text_after)
+        wait_for_title(page, cell, text_after)
         assert slider.locator(".widget-readout").text_content().strip() == after
-        assert cell.locator(".widget-output img").count() == 1
-        assert cell.locator(".widget-output img").first.get_attribute("src") != image_before, "the figure did not change"
-        image = cell.locator(".widget-output img").first
+        assert images.count() == 1
+        image = images.first
+        assert image.get_attribute("src") != image_before, "the figure did not change"
         page.wait_for_function("img => img.complete && img.naturalWidth > 100", arg=image.element_handle())
         image.scroll_into_view_if_needed()
         image.evaluate("img => img.decode()")  # decoded before the picture is taken, or it comes out blank
@@ -70,12 +72,14 @@ def test_train_live_button_trains_and_shows_the_live_model(tmp_path):
     with jupyter_lab(root, tmp_path) as base, chromium(tmp_path / "profile") as page:
         open_and_run_all(page, base, "part1_depth/05_depth_explorer.ipynb")
         button = page.locator("button.jupyter-button:has-text('Train live')").first
-        button.wait_for(state="attached", timeout=90_000)
+        button.wait_for(state="attached", timeout=RUN_ALL_TIMEOUT)
         cell = page.locator(".jp-Cell", has=button).first
-        wait_for_text(page, cell, "icqa, depth 2 (zoo)")
+        wait_for_title(page, cell, "icqa, depth 2 (zoo)")
         cell.locator(".widget-dropdown select").first.select_option("memorization")
-        wait_for_text(page, cell, "memorization, depth 2 (zoo)")
+        wait_for_title(page, cell, "memorization, depth 2 (zoo)")
+        zoo_picture = cell.locator(PICTURE).first.get_attribute("src")
         button.click()
-        wait_for_text(page, cell, "memorization, depth 2 (trained live)")
-        assert cell.locator(".widget-output img").count() == 1
+        wait_for_title(page, cell, "memorization, depth 2 (trained live)")
+        assert cell.locator(PICTURE).count() == 1
+        assert cell.locator(PICTURE).first.get_attribute("src") != zoo_picture, "the live model's figure is not shown"
         page.screenshot(path=SCREENSHOTS / "05_depth_explorer-train_live.png")

@@ -12,6 +12,7 @@ import io
 import re
 import shutil
 import sqlite3
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -145,16 +146,18 @@ def graded(generated, tmp_path_factory):
         write(course, student, name, content)
     write(course, "carol_partial", "notes.txt", "I did my best")
     submit(serial, GOOD)
-    pid = hang / "kernel.pid"  # the hanging kernel says who it is, so that the test can see it was killed
-    submit(hang, {HANGS: with_first_answer(f"import os, time\nopen({str(pid)!r}, 'w').write(str(os.getpid()))\n"
+    # The hanging kernel names itself, so that the test can find it from outside its sandbox (where it can write no
+    # file and its pid is not the host's) and see that it was killed.
+    submit(hang, {HANGS: with_first_answer(f"import time\nopen('/proc/self/comm', 'w').write({HANGS!r})\n"
                                            "time.sleep(3600)")})
     hand_in_downloads(collect, duplicate)
     before = snapshot(course)
     started = [start_nbgrader(serial, "autograde", ASSIGNMENT)] + \
         [start_nbgrader(tree, "zip_collect", ASSIGNMENT) for tree in (collect, duplicate)]
     hang_class = grading.plan(grading.Course(hang), [ASSIGNMENT])
-    side = ThreadPoolExecutor(1)
+    side = ThreadPoolExecutor(2)
     hanging = side.submit(grading.grade, grading.Course(hang), hang_class, 1, float(LIMIT), progress=False)
+    kernel = side.submit(named_process, HANGS, hanging)
     output = io.StringIO()
     try:
         with contextlib.redirect_stdout(output):
@@ -169,7 +172,17 @@ def graded(generated, tmp_path_factory):
         side.shutdown()
     return dict(course=course, serial=serial, output=output.getvalue(), code=code, before=before,
                 collect=(collect, *collected[0]), duplicate=(duplicate, *collected[1]),
-                hang=(hang, pid, hang_class, hang_summary))
+                hang=(hang, kernel.result(timeout=60), hang_class, hang_summary))
+
+
+def named_process(name, until):
+    """The pid of the process that calls itself `name`, looked for until the future `until` is done; or None."""
+    while not until.done():
+        found = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    return None
 
 
 def finish(started):
@@ -209,8 +222,8 @@ def test_a_hang_is_killed_at_the_limit_kernel_and_all(graded):
     assert submission.status == "killed"
     assert f"{HANGS} / part0_foundations: still running after {LIMIT} s (--limit): killed" in summary, summary
     assert recorded(course) == set()
-    assert pid.exists(), f"the kernel never reached the hanging cell in {LIMIT} s: is the machine that busy?"
-    assert not alive(int(pid.read_text())), "the hanging kernel outlived its grading"
+    assert pid, f"the kernel never reached the hanging cell in {LIMIT} s: is the machine that busy?"
+    assert not alive(pid), "the hanging kernel outlived its grading"
     leftovers = [p.cmdline() for p in psutil.Process().children(recursive=True)]
     assert not leftovers, f"processes left running: {leftovers}"
 

@@ -33,7 +33,11 @@ def measured():
     return {c.key: c for c in claims}, result, run
 
 
-CLAIMS = [key for key in heads.CLAIM_KEYS if key != "softmax_is_worse"]  # one model: no contrast here
+# One model: no softmax contrast here, and none of the layer contrast's claims, which need models trained for it
+# (heads.contrast_claims; the smoke reproduction below and tests/test_results.py check them).
+CONTRAST_CLAIMS = {"beats_baselines_paired", "layer1_matters_most_by_mean_ablation", "trained_one_head_later_within_10pct",
+                   "trained_one_head_in_layer1_costs_30pct", "fine_tuned_pruning_keeps_risk"}
+CLAIMS = [key for key in heads.CLAIM_KEYS if key != "softmax_is_worse" and key not in CONTRAST_CLAIMS]
 
 
 def _param(claim):
@@ -149,3 +153,54 @@ def test_the_zoo_holds_every_shape_of_the_explorer():
 def test_correlations_are_the_library_statistic():
     P = heads.make_task().prompts(8, torch.Generator().manual_seed(0))
     assert torch.allclose(bl.correlations(P.X, P.y), (P.X * P.y[..., None]).mean(1))
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The whole reproduction on one seed at a toy size (40 steps per model, 300 prompts): every row it promises."""
+    return heads.reproduce([0], tmp_path_factory.mktemp("smoke"), steps=40, fine_tune_steps=20, num_prompts=300,
+                           progress=False)
+
+
+def test_a_smoke_reproduction_writes_the_layer_contrast_and_the_paired_rows(smoke):
+    L, H, d = heads.LAYERS, heads.HEADS, heads.TASK["d"]
+    assert smoke["config"]["training"]["steps"] == 40 and smoke["config"]["fine_tune"]["steps"] == 20
+    assert {(r["layer"], r["head"]) for r in smoke["ablation"]} == {(l, h) for l in range(1, L + 1) for h in range(1, H + 1)}
+    assert {r["kind"] for r in smoke["ablation"]} == {"zero", "mean"}  # numbered from 1, as the prose counts
+    assert [tuple(r["heads_per_layer"]) for r in smoke["architectures"]] == list(heads.ARCHITECTURES)
+    res = heads.per_seed(smoke)[0]
+    default = f"linear L={L} H={H}"
+    assert res.architectures[heads.ARCHITECTURES[0]] == pytest.approx(res.pruning["full"])  # (H, H, H) is the default
+    assert {r["b"] for r in smoke["paired"] if r["a"] == default} == set(heads.PAIRED_METHODS)
+    assert {tuple(r["ns"]) for r in smoke["paired"]} == {(n,) for n in range(1, d + 1)} | {tuple(range(1, d + 1))}
+    # Every baseline's risk curve is the mean of the errors it is paired with: the same prompts as the model's.
+    for method in heads.METHODS:
+        curve = res.risk[method]
+        paired_mean = res.paired[default, method, tuple(range(1, d + 1))][0]
+        model_mean = sum(res.risk[default][1:]) / d
+        assert paired_mean == pytest.approx(model_mean - sum(curve[1:]) / d, abs=1e-5), method
+    assert {"pruned:mean", "first_layer_one_head:mean", "pruned:fine_tuned"} <= set(res.pruning)
+    assert set(heads.CLAIM_KEYS) == {c.key for c in heads.check_bar(smoke)[0]}
+
+
+def test_two_parts_merge_into_one_run(smoke, tmp_path, capsys):
+    import json
+
+    from attnlab import reproduce
+
+    other = json.loads(json.dumps(smoke).replace('"seed": 0', '"seed": 1'))  # the same rows, as if from seed 1
+    merged = heads.merge([other, smoke])
+    assert sorted({r["seed"] for r in merged["paired"]}) == [0, 1] and merged["construction"] == smoke["construction"]
+    assert len(merged["ablation"]) == 2 * len(smoke["ablation"])
+    with pytest.raises(ValueError, match="the parts share seeds"):
+        heads.merge([smoke, smoke])
+    with pytest.raises(ValueError, match="different configs"):
+        heads.merge([smoke, {**other, "config": {**other["config"], "eval_prompts": 4000}}])
+    parts = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, part in zip(parts, (smoke, other)):
+        path.write_text(json.dumps(part))
+    reproduce.main(["heads", "--merge", *map(str, parts), "--out", str(tmp_path / "all.json")])
+    assert json.loads((tmp_path / "all.json").read_text())["paired"] == heads.merge([smoke, other])["paired"]
+    with pytest.raises(SystemExit, match="2"):
+        reproduce.main(["depth", "--steps", "10"])
+    assert "for the heads study only" in capsys.readouterr().err

@@ -1,9 +1,11 @@
 """Which heads and layers matter in a transformer trained on in-context regression.
 
 - `risk_by_n`: the model's excess risk after 0, 1, ..., n examples (optionally with heads masked).
-- `head_importance`: the rise in risk when one head is removed (masked to zero), for every layer and head;
-  `importance_shares` turns it into each head's share of its layer's total. `head_effect`: how much removing
-  one head moves the predictions, whether or not the head helps.
+- `errors_by_n`: the same, prompt by prompt, for paired comparisons on shared prompts (attnlab.paired).
+- `head_importance`: the rise in risk when one head is removed, for every layer and head, by zero-ablation (its
+  output set to 0, as `head_mask` does) or by mean-ablation (its output replaced by its mean over the prompts,
+  `head_means` and `ablated`); `importance_shares` turns it into each head's share of its layer's total.
+  `head_effect`: how much removing one head moves the predictions, whether or not the head helps.
 - `pruning_mask` / `pruning_risks`: keep chosen heads only. Variants: ``full``; ``pruned`` (every head of
   layer 1, the top head of each later layer); ``first_layer_one_head`` (the top head of every layer, layer 1
   included: the pruned model minus all but one first-layer head). Any other (layers, heads) 0/1 mask works
@@ -16,6 +18,8 @@
 Layers and heads are numbered from 0 in tensors and lists, as Python counts, and from 1 in the course's prose and
 figures: importance[0] is layer 1.
 """
+from contextlib import contextmanager
+
 import torch
 
 from .tasks.regression import Prompts
@@ -37,6 +41,13 @@ def _check(model, task, prompts):
         raise ValueError(f"prompts with n={prompts.n} need {needed} positions; the model has max_len={cfg.max_len}")
 
 
+def _passes(task, prompts):
+    """The inputs predict_by_n runs: one for the separate layout, one per k = 0..n for the joint one."""
+    if task.layout == "separate":
+        return [task.encode(prompts)]
+    return [task.encode(prompts.first(k)) for k in range(prompts.n + 1)]
+
+
 @torch.no_grad()
 def predict_by_n(model, task, prompts, head_mask=None):
     """(predictions, targets), both (B, n + 1): column k is the prediction after k examples and its noise-free target.
@@ -50,22 +61,29 @@ def predict_by_n(model, task, prompts, head_mask=None):
     was_training = model.training
     model.eval()
     P = prompts
+    outputs = [model(x, head_mask=head_mask)[..., 0] for x in _passes(task, P)]
     if task.layout == "separate":
-        preds = model(task.encode(P), head_mask=head_mask)[:, 0::2, 0]
+        preds = outputs[0][:, 0::2]
         targets = torch.cat([P.clean, P.target[:, None]], dim=1)
     else:
-        preds = torch.stack([model(task.encode(P.first(k)), head_mask=head_mask)[:, -1, 0] for k in range(P.n + 1)], 1)
+        preds = torch.stack([out[:, -1] for out in outputs], 1)
         targets = P.target[:, None].expand(-1, P.n + 1)
     model.train(was_training)
     return preds, targets
+
+
+def errors_by_n(model, task, prompts, head_mask=None):
+    """(B, n + 1) squared error of each prompt after k = 0, 1, ..., n examples: the per-prompt errors that a paired
+    comparison with another predictor on the same prompts needs (attnlab.paired)."""
+    preds, targets = predict_by_n(model, task, prompts, head_mask)
+    return (preds - targets) ** 2
 
 
 def risk_by_n(model, task, prompts, head_mask=None):
     """(n + 1,) excess risk after k = 0, 1, ..., n examples.
 
     Notebooks: II.2"""
-    preds, targets = predict_by_n(model, task, prompts, head_mask)
-    return ((preds - targets) ** 2).mean(0)
+    return errors_by_n(model, task, prompts, head_mask).mean(0)
 
 
 def mean_risk(model, task, prompts, head_mask=None, n_values=None):
@@ -91,12 +109,79 @@ def _per_head(model, measure):
     return values
 
 
-def head_importance(model, task, prompts, n_values=None):
-    """(layers, heads): the rise in mean risk when that one head is masked, all others kept.
+@torch.no_grad()
+def head_means(model, task, prompts):
+    """{sequence length T: (layers, T, width)}: each head's output averaged over the prompts, for every pass that
+    predict_by_n runs, in the layout the attention's output projection reads (head h in columns h*D..(h+1)*D).
+
+    The mean is taken per number of examples and per position, not over all of them: a head writes very different
+    things at the query and at an example, and with 0 or 4 examples to average over. One mean over everything
+    would put in an output that no real prompt produces, the fault of zero-ablation. Per (n, position), replacing
+    a head by its mean removes only what it says about this prompt. The means are taken on the prompts that are
+    then scored: with thousands of them, one prompt's share of its own replacement is negligible."""
+    _check(model, task, prompts)
+    was_training = model.training
+    model.eval()
+    means = {}
+    for x in _passes(task, prompts):
+        _, cache = model.run_with_cache(x)
+        # z[l]: (B, heads, T, D) -> mean over prompts -> (T, heads * D), as Attention merges the heads
+        means[x.shape[1]] = torch.stack([z.mean(0).transpose(0, 1).flatten(1) for z in cache["z"]])
+    model.train(was_training)
+    return means
+
+
+@contextmanager
+def ablated(model, mask, means=None):
+    """Within the block, the heads where mask (layers, heads) is 0 are removed from every forward pass, training
+    included: their outputs replaced by 0 (zero-ablation, what head_mask does) or, given `means` (head_means), by
+    their mean output for that sequence length and position (mean-ablation).
+
+    A forward pre-hook on each layer's output projection (Attention.out) swaps the removed heads' columns of its
+    input, so any call of the model sees the change: train(), predict_by_n, run_with_cache."""
+    L, H = model.cfg.depth, model.cfg.heads
+    mask = torch.as_tensor(mask, dtype=torch.float32)
+    if tuple(mask.shape) != (L, H) or not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(f"mask must be a (layers, heads) = {(L, H)} tensor of 0 and 1, got shape {tuple(mask.shape)}")
+    D = model.cfg.width // H
+
+    def hook_for(layer):
+        keep = mask[layer].repeat_interleave(D)  # (width,): 1 on the columns of the kept heads
+
+        def hook(_, inputs):
+            (z,) = inputs  # (B, T, width)
+            k = keep.to(z.device, z.dtype)
+            replacement = 0 if means is None else means[z.shape[1]][layer].to(z.device, z.dtype)
+            return (z * k + replacement * (1 - k),)
+        return hook
+
+    handles = [block.attn.out.register_forward_pre_hook(hook_for(layer)) for layer, block in enumerate(model.blocks)]
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+ABLATIONS = ("zero", "mean")
+
+
+def head_importance(model, task, prompts, n_values=None, kind="zero"):
+    """(layers, heads): the rise in mean risk when that one head is removed, all others kept. kind "zero": its
+    output set to 0 (masked); "mean": replaced by its mean output over the prompts (see head_means).
 
     Notebooks: II.3, II.5"""
+    if kind not in ABLATIONS:
+        raise ValueError(f"kind must be one of {ABLATIONS}, got {kind!r}")
     base = mean_risk(model, task, prompts, None, n_values)
-    return _per_head(model, lambda mask: mean_risk(model, task, prompts, mask, n_values) - base)
+    if kind == "zero":
+        return _per_head(model, lambda mask: mean_risk(model, task, prompts, mask, n_values) - base)
+    means = head_means(model, task, prompts)
+
+    def rise(mask):
+        with ablated(model, mask, means):
+            return mean_risk(model, task, prompts, None, n_values) - base
+    return _per_head(model, rise)
 
 
 def head_effect(model, task, prompts, n_values=None):
@@ -147,11 +232,21 @@ def pruning_mask(importance, variant):
     return mask
 
 
-def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n_values=None):
-    """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n).
+def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n_values=None, kind="zero"):
+    """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n); the pruned heads
+    are removed by zero- or mean-ablation (kind, see head_importance).
 
     Notebooks: II.5"""
-    return {v: mean_risk(model, task, prompts, pruning_mask(importance, v), n_values) for v in variants}
+    if kind not in ABLATIONS:
+        raise ValueError(f"kind must be one of {ABLATIONS}, got {kind!r}")
+    if kind == "zero":
+        return {v: mean_risk(model, task, prompts, pruning_mask(importance, v), n_values) for v in variants}
+    means = head_means(model, task, prompts)
+    risks = {}
+    for v in variants:
+        with ablated(model, pruning_mask(importance, v), means):
+            risks[v] = mean_risk(model, task, prompts, None, n_values)
+    return risks
 
 
 @torch.no_grad()

@@ -155,11 +155,13 @@ class Transformer(nn.Module):
         self.unembed = nn.Linear(cfg.width, cfg.output_dim)
 
     def forward(self, x, head_mask=None):
-        """x: token ids (B, T) or vectors (B, T, input_dim). Returns an output at every position: (B, T, output_dim)."""
+        """x: token ids (B, T) or vectors (B, T, input_dim). Returns an output at every position: (B, T, output_dim).
+
+        x and head_mask may sit on any device: they are moved to the model's, where the output is."""
         return self._run(x, head_mask, cache=None)
 
     def run_with_cache(self, x, head_mask=None):
-        """Like forward, and also returns what happened inside, as a dict of per-layer lists:
+        """Like forward, and also returns what happened inside (on the model's device), as a dict of per-layer lists:
         pattern[l] (B, H, T, T) attention of query to key; z[l] (B, H, T, D) each head's output before
         merging; resid[l] (B, T, C) the residual stream entering layer l (resid[depth] leaves the last)."""
         cache = {"pattern": [], "z": [], "resid": []}
@@ -169,8 +171,12 @@ class Transformer(nn.Module):
         T = self._check_input(x)
         if head_mask is not None:
             head_mask = self._check_head_mask(head_mask)
-        allowed = self._allowed(x)
-        positions = torch.arange(T, device=self.pos.weight.device)
+        allowed = self._allowed(x)  # read where x is: like the checks, it needs numbers back from x
+        # The inputs go where the model is, so that a model on a GPU takes the CPU tensors a task samples.
+        device = self.pos.weight.device
+        x = x.to(device)
+        allowed = None if allowed is None else allowed.to(device)
+        positions = torch.arange(T, device=device)
         resid = self.embed(x) + self.pos(positions)
         for layer, block in enumerate(self.blocks):
             if cache is not None:

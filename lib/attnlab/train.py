@@ -1,5 +1,9 @@
 """The training loop: seeded, on the best device, with a progress bar, evaluation and early stopping.
 
+One device rule for the whole library: a model lives on the CPU between calls (as built, loaded or trained),
+where the measurements and figures read it. `train` borrows the best device (`pick_device`) and gives the model
+back on the CPU; a model moves its inputs to its own device (`Transformer.forward`), and targets follow outputs.
+
 A task is any object with three methods (the tasks in `attnlab.tasks` all have them):
 - ``sample(batch_size, generator, split)`` -> ``(inputs, targets)``, with split "train" or "test";
 - ``loss(outputs, targets)`` -> a scalar tensor to minimise, from the model's outputs (B, T, out);
@@ -87,7 +91,8 @@ def learning_rate(step, steps, lr, warmup):
 def evaluate(model, task, inputs, targets, head_mask=None):
     was_training = model.training
     model.eval()
-    value = task.metric(model(inputs, head_mask=head_mask), targets)
+    outputs = model(inputs, head_mask=head_mask)
+    value = task.metric(outputs, targets.to(outputs.device))
     model.train(was_training)
     return value
 
@@ -96,6 +101,9 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
           eval_every=100, eval_size=512, target=None, patience=None, min_delta=0.01, seed=0, device=None,
           progress=True, desc="training"):
     """Train `model` on `task` with AdamW and return a History.
+
+    device: where to train (see `pick_device`: by default CUDA, then MPS, then the CPU). Whatever the device, the
+      model is handed back on the CPU, still in training mode.
 
     target: stop as soon as the test metric reaches it (>= when higher is better, else <=).
     patience: stop once the test metric has not bettered its best by min_delta for this many steps: a run
@@ -114,8 +122,7 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
     device = pick_device(device)
     generator = seed_everything(seed)
     model.to(device).train()
-    test_batch = task.sample(eval_size, seeds.generator(seed, "early_stopping"), "test")
-    test_inputs, test_targets = (t.to(device) for t in test_batch)
+    test_inputs, test_targets = task.sample(eval_size, seeds.generator(seed, "early_stopping"), "test")
     warmup = min(100, steps // 10) if warmup is None else warmup
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     reached = (lambda m: m >= target) if task.higher_is_better else (lambda m: m <= target)
@@ -129,8 +136,9 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps, lr, warmup)
-        inputs, targets = (t.to(device) for t in task.sample(batch_size, generator, "train"))
-        loss = task.loss(model(inputs), targets)
+        inputs, targets = task.sample(batch_size, generator, "train")
+        outputs = model(inputs)  # the model moves the inputs to its device
+        loss = task.loss(outputs, targets.to(outputs.device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -154,4 +162,5 @@ def train(model, task, *, steps=1000, batch_size=64, lr=1e-3, weight_decay=0.0, 
                 break
     bar.close()
     history.seconds = time.perf_counter() - start
+    model.cpu()  # back where the rest of the library expects it (the module's doc)
     return history

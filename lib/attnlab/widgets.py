@@ -1,18 +1,26 @@
 """Interactive views built from core ipywidgets only (so they render on Colab, Binder and JupyterLab alike).
 
+A view is a picture and its title held as widget values: the PNG in an `Image`, the title's text in an `HTML`
+below it (for screen readers and tests), redrawn by the controls' `.observe` callbacks. A redraw prints and
+displays nothing, so no `Output` widget captures output while a cell runs. nbclient (under `jupyter nbconvert
+--execute` and nbgrader) plays an Output widget's part itself, sending the busy kernel messages of its own, and
+every stall seen (a cell that waited out nbclient's whole timeout, four times) was in a cell whose output an
+Output widget captured. An Image's value is only state, which nbclient records.
+
 A slider move redraws one picture: each view draws on a plain matplotlib Figure with a fixed layout (no layout
 engine, no pyplot figure manager). A view of zoo models is drawn once per process, and an explorer draws the
 values a student may move to next in a background thread while the student reads the first (see ZooPictures).
 """
+import html
 import io
 import os
 import threading
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, display
+from IPython.display import Image as PlainImage, display
+from ipywidgets import HTML, Button, Dropdown, HBox, Image, IntSlider, SelectionSlider, VBox
 from matplotlib.figure import Figure
-from ipywidgets import Button, Dropdown, HBox, IntSlider, Output, SelectionSlider, VBox, interactive
 
 from . import depth as study
 from . import heads as heads_study
@@ -30,18 +38,17 @@ def _png(fig):
     return buffer.getvalue()
 
 
-def _show(fig):
-    """Display a figure once, and print its title as text (for screen readers and tests)."""
-    title = fig.get_suptitle()
-    display(Image(_png(fig)))
-    print(title)
+def _picture(fig):
+    """(PNG, title) of a figure: what a view shows."""
+    return _png(fig), fig.get_suptitle()
 
 
 class ZooPictures:
     """(PNG, title) of views of zoo models. The same arguments always draw the same picture, so each is drawn
     once per process: a slider moved back to a value it has shown costs nothing. `draw_ahead` draws a list of
     them in a background thread, so that a slider's first move to a value usually finds its picture ready (a
-    move asks only for its own picture, and waits only if that one is being drawn)."""
+    move asks only for its own picture, and waits only if that one is being drawn). The thread only fills the
+    cache: widgets are changed by the kernel's own thread alone."""
 
     def __init__(self):
         self._pictures, self._locks, self._guard = {}, {}, threading.Lock()
@@ -52,8 +59,7 @@ class ZooPictures:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one drawing per picture, whichever thread asks first
             if key not in self._pictures:
-                fig = view(*args)
-                self._pictures[key] = _png(fig), fig.get_suptitle()
+                self._pictures[key] = _picture(view(*args))
             return self._pictures[key]
 
     def draw_ahead(self, view, arguments):
@@ -77,41 +83,72 @@ class ZooPictures:
 zoo_pictures = ZooPictures()
 
 
-def _show_zoo(view, *args):
-    picture, title = zoo_pictures.get(view, *args)
-    display(Image(picture))
-    print(title)
-
-
 def nearest_first(values, current):
     """The slider values other than `current`, nearest to it first: the order a student is likely to visit them."""
     return sorted((v for v in values if v != current), key=lambda v: sum(abs(a - b) for a, b in zip(v, current)))
 
 
+class PictureView(VBox):
+    """Controls, then a picture and its title, as widgets: `image` (an Image of the PNG) and `title` (HTML)."""
+
+    def __init__(self, controls):
+        self.image, self.title = Image(format="png"), HTML()
+        super().__init__([*controls, self.image, self.title])
+
+    def show(self, picture, title):
+        self.image.value = picture
+        self.title.value = html.escape(title).replace("\n", "<br>")
+
+    def redraw(self, draw):
+        """Show draw()'s (PNG, title), or say in the title why it failed: an error raised in a widget callback
+        reaches only the kernel's log, which a student never sees."""
+        try:
+            self.show(*draw())
+        except Exception as error:  # noqa: BLE001 - shown to the student instead
+            self.title.value = html.escape(f"could not draw this view: {type(error).__name__}: {error}")
+
+
 def no_front_end():
-    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set) or in a headless run that asks for it
-    ($ATTNLAB_NO_FRONT_END=1: nbconvert, CI). Nobody moves a slider there, and nbclient sometimes waits out its
-    whole cell timeout on a cell that shows a live widget, which under grading would cost a student points.
-    Explorers then show their view at the starting values as a plain figure."""
+    """True under nbgrader's autograding ($NBGRADER_EXECUTION is set) or in a run that asks for it
+    ($ATTNLAB_NO_FRONT_END=1, as the course website's build does). Explorers then show their view at the starting
+    values as a plain figure with its title printed, and no widget. Not for fear of a stall (see the module's
+    doc): nobody moves a slider there, and a widget's picture lives in widget state, which feedback files and
+    static pages show only through a widget manager's JavaScript, while a plain figure is the cell's own output."""
     return autograding() or os.environ.get("ATTNLAB_NO_FRONT_END") == "1"
 
 
+def _show_plain(picture, title):
+    display(PlainImage(picture))
+    print(title)
+
+
+def _explore(picture, controls):
+    """A PictureView of picture(**values of the controls), redrawn on every change of a control; with no front
+    end (see no_front_end), the plain picture at the controls' starting values."""
+    def current():
+        return picture(**{name: control.value for name, control in controls.items()})
+
+    if no_front_end():
+        return _show_plain(*current())
+    view = PictureView(controls.values())
+    view.show(*current())  # not redraw: an error while the cell runs is shown by the notebook, as any other
+    for control in controls.values():
+        control.observe(lambda change: view.redraw(current), "value")
+    return view
+
+
 def interactive_figure(draw, **controls):
-    """Like ipywidgets.interactive, for a function that returns a matplotlib figure: each change of a control
-    redraws the figure once (interact alone would show it twice: once returned, once by the inline backend).
-    With no front end (see no_front_end), the figure at the controls' starting values, and no widget.
+    """Controls (name: widget, e.g. width=IntSlider(...)) over a function that returns a matplotlib figure:
+    each change of a control redraws draw(**values) once. With no front end, the figure and no widget.
 
     Notebooks: 0.1"""
-    if no_front_end():
-        return _show(draw(**{name: control.value for name, control in controls.items()}))
-    return interactive(lambda **values: _show(draw(**values)), **controls)
+    return _explore(lambda **values: _picture(draw(**values)), controls)
 
 
 def interactive_picture(view, **controls):
-    """interactive_figure for a view of zoo models (see ZooPictures): each picture is drawn once per process."""
-    if no_front_end():
-        return _show_zoo(view, *(control.value for control in controls.values()))
-    return interactive(lambda **values: _show_zoo(view, *values.values()), **controls)
+    """interactive_figure for a view of zoo models (see ZooPictures): each picture is drawn once per process;
+    the controls are passed to the view by position, in their order."""
+    return _explore(lambda **values: zoo_pictures.get(view, *values.values()), controls)
 
 
 def depth_view(task_name="icqa", depth=2, run=None):
@@ -155,37 +192,37 @@ def depth_explorer(task_name="icqa", depth=2):
 
     Notebooks: I.5"""
     if no_front_end():
-        return _show_zoo(depth_view, task_name, depth)
+        return _show_plain(*zoo_pictures.get(depth_view, task_name, depth))
     task_box = Dropdown(options=list(study.TASK_NAMES), value=task_name, description="task")
     depth_slider = IntSlider(value=depth, min=1, max=4, description="depth")
     train_button = Button(description="Train live", tooltip="train this task at this depth from scratch, here")
-    view = Output()
+    view = PictureView([HBox([task_box, depth_slider, train_button])])
 
-    def show(run=None):
-        with view:
-            view.clear_output(wait=True)
-            if run is None:
-                _show_zoo(depth_view, task_box.value, depth_slider.value)
-            else:
-                _show(depth_view(task_box.value, depth_slider.value, run))
+    def zoo_picture():
+        return zoo_pictures.get(depth_view, task_box.value, depth_slider.value)
 
-    def show_task():
-        show()
+    def draw_task_ahead():
         depths = nearest_first([(d,) for d in study.DEPTHS], (depth_slider.value,))
         zoo_pictures.draw_ahead(depth_view, [(task_box.value, d) for d, in depths])
 
-    def train_live(_):
-        with view:
-            view.clear_output()
-            print(f"training {task_box.value} at depth {depth_slider.value} from scratch...")
-            run = study.train_run(task_box.value, depth_slider.value, seed=0, progress=True)
-        show(run)
+    def show_task(change):
+        view.redraw(zoo_picture)
+        draw_task_ahead()
 
-    task_box.observe(lambda change: show_task(), "value")
-    depth_slider.observe(lambda change: show(), "value")
+    def train_live(button):
+        task, layers = task_box.value, depth_slider.value
+        button.disabled = True  # one training at a time
+        view.title.value = f"training {task} at depth {layers} from scratch..."
+        # No progress bar: it would be displayed, and only an Output widget could show it (see the module's doc).
+        view.redraw(lambda: _picture(depth_view(task, layers, study.train_run(task, layers, progress=False))))
+        button.disabled = False
+
+    view.show(*zoo_picture())  # not redraw: an error while the cell runs is shown by the notebook, as any other
+    draw_task_ahead()
+    task_box.observe(show_task, "value")
+    depth_slider.observe(lambda change: view.redraw(zoo_picture), "value")
     train_button.on_click(train_live)
-    show_task()
-    return VBox([HBox([task_box, depth_slider, train_button]), view])
+    return view
 
 
 def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):

@@ -46,15 +46,16 @@ def make_model(task_name, depth, task=None):
 
 @torch.no_grad()
 def test_accuracy(model, task, seed=0, size=TEST_SIZE):
-    """Accuracy on the test split: the whole memorized set, or a fresh seeded sample of `size` prompts."""
-    device = next(model.parameters()).device
+    """Accuracy on the test split: the whole memorized set, or a fresh seeded sample of `size` prompts. The model may
+    be on any device (it moves the prompts there)."""
     if hasattr(task, "all_examples"):
         inputs, targets = task.all_examples()
     else:
         inputs, targets = task.sample(size, seeds.generator(seed, "final_test"), "test")
     was_training = model.training
     model.eval()
-    accuracy = task.metric(model(inputs.to(device)), targets.to(device))
+    outputs = model(inputs)
+    accuracy = task.metric(outputs, targets.to(outputs.device))
     model.train(was_training)
     return accuracy
 
@@ -68,8 +69,11 @@ def train_depth_model(task_name, depth, seed, progress=True, **task_overrides):
     up to `recipe.attempts` in all; the attempt kept is the one that scored best on the early-stopping batch,
     so the choice never sees the final test sample.
 
-    Returns (model, history, accuracy): the kept model (in eval mode), its training History (`history.attempts`
-    lists [steps, score, seconds] of every attempt), and its accuracy on the test split (see `test_accuracy`).
+    Training runs on `train.pick_device()` ($ATTNLAB_DEVICE, else CUDA, then MPS, then the CPU).
+
+    Returns (model, history, accuracy): the kept model (on the CPU, in eval mode), its training History
+    (`history.attempts` lists [steps, score, seconds] of every attempt), and its accuracy on the test split (see
+    `test_accuracy`).
     """
     check_task_name(task_name)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -4,7 +4,8 @@
 
 Run it from the course root (where nbgrader_config.py is), after `nbgrader generate_assignment` has put each
 assignment in the gradebook. The summary at the end lists what was graded, the notes on each submission and what
-could not be graded, with its log; the exit status is 1 if any submission could not be graded.
+could not be graded, with its log, then the review list (attnlab.grading.review: code a person should look at,
+in autograded/.logs/review.csv); the exit status is 1 if any submission could not be graded.
 """
 import argparse
 import os
@@ -12,6 +13,7 @@ import sys
 
 from attnlab.cli import positive_float, positive_int
 
+from . import review, sandbox
 from .run import LIMIT, LOGS, grade, summary
 from .submissions import Course, plan
 
@@ -37,8 +39,14 @@ def main(argv=None):
     print(f"Autograding {waiting} submissions of {', '.join(dict.fromkeys(args.assignments))} with {args.workers} "
           f"worker{'s' * (args.workers > 1)}, at most {args.limit:g} s each; logs in "
           f"{course.root / course.dirs.autograded_directory / LOGS}", flush=True)
+    if sandbox.problem():
+        print(f"Student code runs WITHOUT a sandbox, with the grader's rights: {sandbox.problem()}", flush=True)
     seconds = grade(course, submissions, args.workers, args.limit)
     print(summary(submissions, seconds, args.workers))
+    flagged, to = review.review(course, args.assignments), course.root / course.dirs.autograded_directory / LOGS
+    to.mkdir(parents=True, exist_ok=True)
+    review.write_csv(flagged, to / "review.csv")
+    print(review.report(flagged, to / "review.csv"))
     return 1 if any(s.status in ("failed", "killed", "ungradable") for s in submissions) else 0
 
 

@@ -28,6 +28,14 @@ TRAINING = dict(steps=12000, batch_size=64, lr=3e-3, weight_decay=0.0, eval_ever
 # ends below tuned ridge, on the same prompts, in every seed (benchmarks/live_recipe.py prints the table).
 LIVE_TRAINING = dict(steps=6000)
 
+# --- The layer contrast (heads.contrast) ---------------------------------------------------------------------
+# Heads per layer of the models trained from scratch with the recipe above, beside the default (H, H, H): paper
+# B's pattern predicts (H, 1, 1) about as good as (H, H, H) and (1, H, H) clearly worse. "H" is HEADS.
+ARCHITECTURES = ((HEADS,) * LAYERS, (HEADS,) + (1,) * (LAYERS - 1), (1,) + (HEADS,) * (LAYERS - 1), (1,) * LAYERS)
+# The pruned default model (the top head of each later layer kept) trained a little more with its heads still
+# removed: does the risk come back? A third of TRAINING's lr, as it starts from a trained model, not from scratch.
+FINE_TUNE = dict(steps=2000, lr=1e-3)
+
 # --- Measuring ------------------------------------------------------------------------------------------------
 GD_STEPS = 10  # k for the gd and preprocess_gd baselines
 EVAL_PROMPTS = 4000  # prompts per measurement

@@ -4,7 +4,8 @@
   `pretrained` and `default_model` give the zoo's runs, the same type.
 - `analyse` takes the course's measurements of a model: an `Analysis` (risk against n, head importance,
   pruning, probing).
-- `baseline_curves`, `probing_reference`: the classical algorithms beside it, tuned on their own prompts.
+- `probing_reference`: gd and preprocess_gd after k steps, beside the probe (the baselines' risk curves, on the
+  model's own prompts, are `paired_study.baseline_curves`).
 - `layer1_reweighting`: how much of the first layer's output at the query is the reweighting x_q * c.
 """
 import functools
@@ -18,11 +19,12 @@ from .. import baselines as bl
 from .. import zoo
 from ..check import autograding
 from ..model import Config, Transformer
-from ..seeds import generator, stream_seed
+from ..seeds import generator
 from ..tasks.regression import SparseRegression, sample_prompts
 from ..train import History, pick_device, train
-from .config import (CONTRAST, EVAL_PROMPTS, GD_STEPS, HEADS, LAYERS, LIVE_TRAINING, METHODS, MODEL, POSITIONS, TASK,
-                     TRAINING, ZOO_HEADS, ZOO_LAYERS, claim_range)
+from .config import (CONTRAST, EVAL_PROMPTS, HEADS, LAYERS, LIVE_TRAINING, MODEL, POSITIONS, TASK, TRAINING, ZOO_HEADS,
+                     ZOO_LAYERS, claim_range)
+from .paired_study import baseline_curves
 
 
 def make_task(**overrides):
@@ -121,21 +123,6 @@ def train_run(layers=LAYERS, heads=HEADS, seed=0, progress=True, contrast=False,
     return HeadsRun(model.cpu().eval(), history, task, seed)
 
 
-def minus_ridge(model, task, prompts, tuning):
-    """(mean, half-width of its 95% interval): the model's squared error minus tuned ridge's on the same prompts,
-    prompt by prompt, averaged over n = s..d. Ridge's penalty is tuned for each n on the prompts `tuning`.
-
-    Notebooks: II.2"""
-    predictions, targets = an.predict_by_n(model, task, prompts)
-    rng = claim_range(task)
-    difference = 0
-    for n in rng:
-        lam, _ = bl.tune("ridge", tuning.first(n))
-        ridge = bl.predict("ridge", prompts.first(n), **lam)
-        difference = difference + ((predictions[:, n] - targets[:, n]) ** 2 - (ridge - targets[:, n]) ** 2) / len(rng)
-    return difference.mean().item(), 1.96 * difference.std().item() / math.sqrt(len(difference))
-
-
 def prompts(task, seed, purpose, num_prompts=EVAL_PROMPTS):
     """Evaluation prompts of one purpose (see attnlab.seeds), never seen in training."""
     return task.prompts(num_prompts, generator(seed, purpose))
@@ -156,26 +143,19 @@ def analyse(model, task, seed, num_prompts=None):
     return result
 
 
-def baseline_curves(task, seed, methods=METHODS, steps=GD_STEPS):
-    """{method: risk after 0..n examples}, each method tuned per n on its own prompts."""
-    curves = bl.risk_curves(d=task.d, s=task.s, sigma=task.sigma, n_values=range(task.n + 1), methods=methods,
-                            steps=steps, num_tune=2000, num_eval=EVAL_PROMPTS, seed=stream_seed(seed, "baselines"))
-    return {method: curve["risk"] for method, curve in curves.items()}
-
-
 @functools.lru_cache(maxsize=None)
 def _default_baselines(seed):
     return baseline_curves(make_task(), seed)
 
 
-def probing_reference(task, seed, max_steps):
+def probing_reference(task, seed, max_steps, num_prompts=EVAL_PROMPTS):
     """[{method, steps, risk}]: risk at n = task.n of k = 0..max_steps steps of gd and preprocess_gd (each tuned
     per k), the optimizers the layers might be imitating.
 
     Notebooks: II.3"""
     g = generator(seed, "probing_reference")
     tune_p = sample_prompts(2000, task.d, task.s, task.n, task.sigma, g, torch.float64)
-    eval_p = sample_prompts(EVAL_PROMPTS, task.d, task.s, task.n, task.sigma, g, torch.float64)
+    eval_p = sample_prompts(num_prompts, task.d, task.s, task.n, task.sigma, g, torch.float64)
     rows = []
     for method in ("gd", "preprocess_gd"):
         for k in range(max_steps + 1):
