@@ -202,3 +202,11 @@ def test_widget_notebooks_never_stall_under_grading(path, monkeypatch):
     assert not any("application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in outputs), \
         "a live widget under grading"
     assert any("image/png" in output.get("data", {}) for output in outputs), "no plain figure under grading"
+
+
+def test_a_view_called_on_its_own_shows_as_a_picture():
+    """I.5 ends a cell with depth_view(...): Jupyter must show a picture, not the text <Figure size ...>."""
+    from IPython.core.formatters import PNGFormatter
+
+    png = PNGFormatter()(widgets.depth_view("icqa", depth=2))
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"

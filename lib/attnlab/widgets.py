@@ -38,6 +38,14 @@ def _png(fig):
     return buffer.getvalue()
 
 
+class ViewFigure(Figure):
+    """A plain matplotlib Figure (no pyplot, whose figures the draw-ahead thread must not touch) that Jupyter
+    shows as a picture when it is a cell's value: a view called on its own, as a static page would."""
+
+    def _repr_png_(self):
+        return _png(self)
+
+
 def _picture(fig):
     """(PNG, title) of a figure: what a view shows."""
     return _png(fig), fig.get_suptitle()
@@ -164,7 +172,7 @@ def depth_view(task_name="icqa", depth=2, run=None):
     heads = run.model.cfg.heads
     rows, columns = (1, depth) if heads == 1 else (depth, heads)  # one head per layer: the layers side by side
     width, height = max(10.0, 2.9 * columns + 1.0), 4.4 + 2.9 * rows
-    fig = Figure(figsize=(width, height))
+    fig = ViewFigure(figsize=(width, height))
     outer = fig.add_gridspec(2, 1, height_ratios=[3.0, 2.9 * rows], left=0.07, right=0.97, bottom=0.55 / height,
                              top=1 - 0.95 / height, hspace=0.35)
     left, right = (fig.add_subplot(cell) for cell in outer[0].subgridspec(1, 2, wspace=0.25))
@@ -230,7 +238,7 @@ def heads_view(layers=heads_study.LAYERS, heads=heads_study.HEADS):
     the tuned baselines, and each head's share of its layer's importance (the rise in risk when masked)."""
     run = heads_study.pretrained(layers, heads)
     task, analysis = run.task, run.analysis
-    fig = Figure(figsize=(11, 4.2))
+    fig = ViewFigure(figsize=(11, 4.2))
     left, right = fig.subplots(1, 2, width_ratios=[1.4, 1], gridspec_kw=dict(left=0.07, right=0.95, bottom=0.13,
                                                                               top=0.86, wspace=0.25))
     ns = range(len(analysis.risk_by_n))
