@@ -185,7 +185,8 @@ def main():
     parser.add_argument("--jobs", type=cli.positive_int, default=2, help="notebooks executed at once (default: 2)")
     args = parser.parse_args()
     progress = os.environ.get("ATTNLAB_PROGRESS") != "0"
-    # The kernels inherit these: explorers draw plain figures (no live widget to wait on), and no progress bars.
+    # The kernels inherit these: explorers draw plain figures (a static page cannot show a widget's state), and no
+    # progress bars.
     os.environ.update(ATTNLAB_NO_FRONT_END="1", ATTNLAB_PROGRESS="0")
     start = time.perf_counter()
     source = args.out / "source"

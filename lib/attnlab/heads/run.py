@@ -120,7 +120,7 @@ def train_run(layers=LAYERS, heads=HEADS, seed=0, progress=True, contrast=False,
     model = make_model(task, layers, heads, seed, **{**(CONTRAST if contrast else {}), **model_overrides})
     history = train(model, task, seed=seed, progress=progress, desc=f"{model.cfg.attention} L={layers} H={heads} "
                     f"seed={seed}", **{**TRAINING, **(training or {})})
-    return HeadsRun(model.cpu().eval(), history, task, seed)
+    return HeadsRun(model.eval(), history, task, seed)  # train hands the model back on the CPU
 
 
 def prompts(task, seed, purpose, num_prompts=EVAL_PROMPTS):
