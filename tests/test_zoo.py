@@ -63,6 +63,20 @@ def test_unknown_names_say_what_exists(tiny_zoo):
         zoo.rebuild(study="nope")
 
 
+def test_remeasure_measures_afresh_and_keeps_the_weights_and_the_training(tiny_zoo):
+    before_model, before = zoo.load("tiny/first_token")
+    before_entry = zoo.entry("tiny/first_token")
+    assert zoo.remeasure("tiny") == ["tiny/first_token"]
+    model, metadata = zoo.load("tiny/first_token")  # the manifest's new sha256 matches the rewritten file
+    assert "remeasured" in metadata["metrics"] and zoo.entry("tiny/first_token")["metrics"] == metadata["metrics"]
+    assert metadata["history"] == before["history"]
+    assert zoo.entry("tiny/first_token")["train_seconds"] == before_entry["train_seconds"]
+    for name, tensor in before_model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    with pytest.raises(ValueError, match="whose measurements can be redone"):
+        zoo.remeasure("nope")
+
+
 @pytest.mark.parametrize("name", zoo.names())
 def test_every_committed_zoo_model_matches_its_manifest(name):
     model, metadata = zoo.load(name)

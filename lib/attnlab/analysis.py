@@ -50,7 +50,8 @@ def _passes(task, prompts):
 
 @torch.no_grad()
 def predict_by_n(model, task, prompts, head_mask=None):
-    """(predictions, targets), both (B, n + 1): column k is the prediction after k examples and its noise-free target.
+    """(predictions, targets), both (B, n + 1) on the CPU: column k is the prediction after k examples and its
+    noise-free target.
 
     Separate layout: one pass; the prediction at the k-th x token is for x_{k+1} (the query when k = n).
     Joint layout: one pass per k, on the first k examples and the query.
@@ -61,7 +62,8 @@ def predict_by_n(model, task, prompts, head_mask=None):
     was_training = model.training
     model.eval()
     P = prompts
-    outputs = [model(x, head_mask=head_mask)[..., 0] for x in _passes(task, P)]
+    # Back on the CPU, where the prompts' targets are: the model may sit on any device (attnlab.train's doc).
+    outputs = [model(x, head_mask=head_mask)[..., 0].cpu() for x in _passes(task, P)]
     if task.layout == "separate":
         preds = outputs[0][:, 0::2]
         targets = torch.cat([P.clean, P.target[:, None]], dim=1)
@@ -251,13 +253,14 @@ def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n
 
 @torch.no_grad()
 def query_residuals(model, task, prompts, head_mask=None):
-    """(layers + 1, B, width): the residual stream at the query, entering each layer and leaving the last."""
+    """(layers + 1, B, width): the residual stream at the query, entering each layer and leaving the last, on the
+    CPU."""
     _check(model, task, prompts)
     was_training = model.training
     model.eval()
     _, cache = model.run_with_cache(task.encode(prompts), head_mask=head_mask)
     model.train(was_training)
-    return torch.stack([r[:, -1] for r in cache["resid"]])
+    return torch.stack([r[:, -1] for r in cache["resid"]]).cpu()  # where the probe's targets are
 
 
 def probe(model, task, fit_prompts, eval_prompts, ridge=1e-4, head_mask=None):

@@ -36,7 +36,7 @@ def template_circuit(model, task, prompts):
     same_as_query = template[:, :-1] == template[:, -1:]  # (B, k)
     shares = {"labels": [], "parse": [], "match": []}
     for pattern in cache["pattern"]:
-        pattern = pattern.mean(1)  # (B, T, T), averaged over heads
+        pattern = pattern.mean(1).cpu()  # (B, T, T), averaged over heads, beside the prompts
         at_ends = pattern[:, ends]  # (B, k + 1, T)
         shares["labels"].append((at_ends * is_label[:, None]).sum(-1).mean().item())
         shares["parse"].append(at_ends.gather(2, equal_at[:, :, None]).mean().item())

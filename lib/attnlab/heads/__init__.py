@@ -26,6 +26,7 @@ from .report import (CLAIM_KEYS, Claim, SeedResult, check_bar, contrast_claims, 
                      print_tables, pruning_key, risk_claims, summarize)
 from .reproduction import merge, reproduce
 from .run import (CONTRAST_NAME, Analysis, HeadsRun, analyse, build_zoo_model, default_model, layer1_reweighting,
+                  measure_zoo_model,
                   live_model, make_model, make_task, pretrained, probing_reference, prompts, train_run, zoo_name,
                   zoo_recipes)
 
@@ -35,7 +36,7 @@ __all__ = ["zoo", "ARCHITECTURES", "CONTRAST", "EVAL_PROMPTS", "FINE_TUNE", "GD_
            "mechanism_claims", "per_seed", "plot", "print_tables", "pruning_key", "reproduce", "merge", "risk_claims",
            "summarize", "CONTRAST_NAME", "DESIGN_BETA", "PAIRED_METHODS", "PRUNED_FINE_TUNED", "Analysis", "HeadsRun",
            "ablation_rows", "analyse", "architecture_label", "architecture_mask", "baseline_curves", "baseline_errors",
-           "build_zoo_model", "construction_exactness", "construction_pattern", "construction_risks",
+           "build_zoo_model", "measure_zoo_model", "construction_exactness", "construction_pattern", "construction_risks",
            "construction_study", "default_model", "layer_contrast", "layer1_reweighting", "live_model", "make_model",
            "make_task", "minus_ridge", "paired_rows", "pretrained", "probing_reference", "prompts",
            "train_with_heads_removed", "train_run", "zoo_name", "zoo_recipes"]

@@ -175,7 +175,7 @@ def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
 
     def written_and_candidates(P):
         _, cache = model.run_with_cache(task.encode(P))
-        written = (cache["resid"][1] - cache["resid"][0])[:, -1].double()  # layer 1's output at the query
+        written = (cache["resid"][1] - cache["resid"][0])[:, -1].cpu().double()  # layer 1's output at the query
         c = bl.correlations(P.X, P.y).double()
         x = P.x_query.double()
         return written, {"x * c": x * c, "x * c / |c|": x * c / c.norm(dim=1, keepdim=True).clamp(min=1e-12), "x": x}
@@ -215,11 +215,17 @@ def build_zoo_model(layers, heads, seed=0, contrast=False, progress=True):
     """Train and measure one zoo model; returns (model, metadata). The metadata keeps everything the notebooks and
     the explorer show (the Analysis, the tuned baselines' curves, the History), so that they only draw."""
     run = train_run(layers, heads, seed, progress=progress, contrast=contrast)
-    run.analysis, run.baselines = analyse(run.model, run.task, seed), _default_baselines(seed)
+    return run.model, measure_zoo_model(run.model, {"seed": seed, "history": asdict(run.history)})
+
+
+def measure_zoo_model(model, metadata):
+    """The zoo metadata of a trained model: its History and seed (from `metadata`) with everything measured on it
+    afresh. `python -m attnlab.zoo remeasure` calls this when the measurements change and the training does not."""
+    seed, history = metadata["seed"], History(**metadata["history"])
+    run = HeadsRun(model, history, make_task(), seed, analyse(model, make_task(), seed), _default_baselines(seed))
     metrics = {f"{name}_mean_risk": round(value, 4) for name, value in run.mean_risks().items()}
-    metadata = {"seed": seed, "steps": run.history.step[-1], "metrics": metrics, "analysis": asdict(run.analysis),
-                "baselines": run.baselines, "history": asdict(run.history)}
-    return run.model, metadata
+    return {"seed": seed, "steps": history.step[-1], "metrics": metrics, "analysis": asdict(run.analysis),
+            "baselines": run.baselines, "history": asdict(history)}
 
 
 def pretrained(layers=LAYERS, heads=HEADS, attention="linear"):

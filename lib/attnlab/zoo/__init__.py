@@ -7,7 +7,10 @@ study, the arguments that built it, its config, seed, training steps, measured m
     python -m attnlab.zoo rebuild [--study depth|heads] [--only NAME ...]
 
 A study module (attnlab.depth, attnlab.heads) provides `zoo_recipes()` -> {name: kwargs} and
-`build_zoo_model(**kwargs)` -> (model, metadata), where metadata holds at least seed, steps and metrics.
+`build_zoo_model(**kwargs)` -> (model, metadata), where metadata holds at least seed, steps and metrics. A study
+whose measurements can change without its training (heads: the baselines, the analysis) also provides
+`measure_zoo_model(model, metadata)` -> metadata, and `python -m attnlab.zoo remeasure` re-measures its models in
+place, in seconds each, with the weights unchanged.
 """
 import functools
 import hashlib
@@ -95,6 +98,32 @@ def _record(name, info):
         MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=1) + "\n")
 
 
+def _save(name, study_name, kwargs, model, metadata, train_seconds):
+    """Write one zoo model and its manifest entry."""
+    path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model.cpu(), path, **metadata)
+    _record(name, {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
+                   "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
+                   "train_seconds": train_seconds, "sha256": sha256(path)})  # after each model: a stop keeps the rest
+    print(f"{name}: {metadata['metrics']}")
+
+
+def remeasure(study):
+    """Measure the study's zoo models afresh (its `measure_zoo_model`), keeping their weights and training history;
+    returns the names re-measured."""
+    module = importlib.import_module(STUDIES[study]) if study in STUDIES else None
+    if module is None or not hasattr(module, "measure_zoo_model"):
+        measured = sorted(name for name, m in STUDIES.items() if hasattr(importlib.import_module(m), "measure_zoo_model"))
+        raise ValueError(f"study must be one whose measurements can be redone ({', '.join(measured)}), got {study!r}")
+    names_ = names(study)
+    for name in names_:
+        model, metadata = load(name)
+        info = entry(name)
+        _save(name, study, info["kwargs"], model, module.measure_zoo_model(model, metadata), info["train_seconds"])
+    return names_
+
+
 def rebuild(study=None, only=None, progress=True):
     """Train the zoo's models from scratch and rewrite their manifest entries; returns the names rebuilt."""
     if study is not None and study not in STUDIES:
@@ -113,13 +142,6 @@ def rebuild(study=None, only=None, progress=True):
         module = importlib.import_module(STUDIES[study_name])
         start = time.perf_counter()
         model, metadata = module.build_zoo_model(progress=progress, **kwargs)
-        path = ZOO_DIR / f"{name}.pt"  # names like "depth/icqa_2" give a folder per study
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(model.cpu(), path, **metadata)
-        entry_ = {"study": study_name, "file": f"{name}.pt", "kwargs": kwargs, "config": asdict(model.cfg),
-                  "seed": metadata["seed"], "steps": metadata["steps"], "metrics": metadata["metrics"],
-                  "train_seconds": round(time.perf_counter() - start, 1), "sha256": sha256(path)}
-        _record(name, entry_)  # after each model: a stop keeps the rest
+        _save(name, study_name, kwargs, model, metadata, round(time.perf_counter() - start, 1))
         built.append(name)
-        print(f"{name}: {metadata['metrics']} in {entry_['train_seconds']} s")
     return built

@@ -1,7 +1,8 @@
-"""python -m attnlab.zoo {list, verify, rebuild}: inspect, check or rebuild the pretrained models."""
+"""python -m attnlab.zoo {list, verify, rebuild, remeasure}: inspect, check, rebuild or re-measure the pretrained
+models."""
 import argparse
 
-from . import ZooError, load, manifest, rebuild
+from . import ZooError, load, manifest, rebuild, remeasure
 
 
 def main(argv=None):
@@ -12,7 +13,16 @@ def main(argv=None):
     build = commands.add_parser("rebuild", help="train models from scratch and rewrite the manifest")
     build.add_argument("--study", choices=["depth", "heads"])
     build.add_argument("--only", nargs="+", metavar="NAME")
+    measure = commands.add_parser("remeasure", help="measure a study's models afresh, weights unchanged")
+    measure.add_argument("--study", default="heads")
     args = parser.parse_args(argv)
+
+    if args.command == "remeasure":
+        try:
+            remeasure(args.study)
+        except ValueError as error:
+            parser.error(str(error))
+        return
 
     if args.command == "rebuild":
         try:
