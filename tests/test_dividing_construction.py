@@ -1,4 +1,8 @@
 """The dividing algorithm (attnlab.construction_dividing) and its ten-seed study (attnlab.heads.dividing_study)."""
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -64,3 +68,24 @@ def test_bad_arguments_are_refused():
         normalized_gd(P.X, P.y[:, :1], P.x_query)
     with pytest.raises(ValueError, match="steps must be at least 1"):
         ds.seed_errors(ds.make_task(), 0, steps=0)
+
+
+def test_the_notebook_quotes_the_recorded_ten_seed_table():
+    """II.5's sentences on ten seeds are the numbers of the table that benchmarks/construction_search.py printed,
+    recorded in results/construction_search.md: the median paired difference with ridge at 2 and 3 steps, and in how
+    many seeds each interval lay below 0."""
+    root = Path(__file__).resolve().parents[1]
+    record = (root / "results" / "construction_search.md").read_text()
+    rows = {(int(steps), comparison.strip()): (float(median), int(below), int(interval))
+            for steps, comparison, median, below, interval in
+            re.findall(r"^\| (\d) +\| (dividing - \w+) *\| ([+-]\d\.\d+) \| [+-]\d\.\d+ \| (\d+)/10 +\| (\d+)/10", record, re.M)}
+    assert len(rows) == 4
+    notebook = json.loads((root / "solutions" / "part2_heads" / "05_construction_in_weights.ipynb").read_text())
+    text = next("".join(c["source"]) for c in notebook["cells"] if c["id"] == "md-dividing-reading")
+    text = " ".join(text.split())
+    two, three = rows[2, "dividing - ridge"], rows[3, "dividing - ridge"]
+    assert all(rows[k, "dividing - gd"][2] == 10 for k in (2, 3)) and "each seed's interval below 0" in text
+    assert two[0] > 0 and two[1] == 0 and f"stayed above ridge in all ten (median {two[0]:+.3f})" in text
+    assert three[0] < 0 and three[1] == 10 and three[2] == 0
+    assert f"below ridge in all ten, but by a median of only {-three[0]:.3f}" in text
+    assert "no single seed's interval lay wholly below 0" in text

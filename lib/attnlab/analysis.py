@@ -76,7 +76,9 @@ def predict_by_n(model, task, prompts, head_mask=None):
 
 def errors_by_n(model, task, prompts, head_mask=None):
     """(B, n + 1) squared error of each prompt after k = 0, 1, ..., n examples: the per-prompt errors that a paired
-    comparison with another predictor on the same prompts needs (attnlab.paired)."""
+    comparison with another predictor on the same prompts needs (attnlab.paired).
+
+    Notebooks: II.2"""
     preds, targets = predict_by_n(model, task, prompts, head_mask)
     return (preds - targets) ** 2
 
@@ -238,7 +240,7 @@ def pruning_risks(model, task, prompts, importance, variants=PRUNING_VARIANTS, n
     """{variant: mean risk} with each variant's mask (risk averaged over n_values, default 1..n); the pruned heads
     are removed by zero- or mean-ablation (kind, see head_importance).
 
-    Notebooks: II.5"""
+    Notebooks: II.3, II.5"""
     if kind not in ABLATIONS:
         raise ValueError(f"kind must be one of {ABLATIONS}, got {kind!r}")
     if kind == "zero":

@@ -24,7 +24,9 @@ from .baselines import _check, _predict
 
 def normalized_gd(X, y, x_query, steps=3, lr=1.0, beta=10.0):
     """Preprocess (a scale-free reweighting from the correlations), then `steps` gradient steps on the examples
-    divided by their size in the reweighted metric; see the module's doc. Returns the predictions, (B,)."""
+    divided by their size in the reweighted metric; see the module's doc. Returns the predictions, (B,).
+
+    Notebooks: II.5"""
     _check(X, y, x_query)
     if steps < 0 or lr < 0 or beta < 0:
         raise ValueError(f"steps, lr and beta must be non-negative, got steps={steps}, lr={lr}, beta={beta}")

@@ -27,7 +27,9 @@ def paired_difference(errors_a, errors_b, level=0.95):
     """(mean, (low, high)): the mean over prompts of errors_a - errors_b, and its interval (normal approximation).
 
     errors_a, errors_b: (prompts,) per-prompt squared errors of two predictors on the SAME prompts, in the same
-    order. A negative mean says a is better; an interval wholly below 0 says so at this level."""
+    order. A negative mean says a is better; an interval wholly below 0 says so at this level.
+
+    Notebooks: II.2"""
     _check_level(level)
     a, b = (torch.as_tensor(e, dtype=torch.float64) for e in (errors_a, errors_b))
     if a.dim() != 1 or a.shape != b.shape:
@@ -45,7 +47,9 @@ def paired_difference(errors_a, errors_b, level=0.95):
 
 def by_n(errors_a, errors_b, level=0.95):
     """{n: (mean, (low, high))}: paired_difference at each number of examples, from two (B, n + 1) tables of
-    per-prompt errors on the same prompts (column n: after n examples, as analysis.errors_by_n gives them)."""
+    per-prompt errors on the same prompts (column n: after n examples, as analysis.errors_by_n gives them).
+
+    Notebooks: II.2"""
     a, b = torch.as_tensor(errors_a), torch.as_tensor(errors_b)
     if a.dim() != 2 or a.shape != b.shape:
         raise ValueError(f"errors_a and errors_b must be (prompts, n + 1) tables of the same shape, got "
@@ -94,7 +98,9 @@ def first_n_below(intervals):
     """The smallest n >= 1 whose interval lies wholly below 0, or None if none does.
 
     intervals: {n: (mean, (low, high))}, such as paired_difference's for each number of examples. n = 0 is never
-    the answer: with no examples every predictor of the course says 0, so nothing there is below anything."""
+    the answer: with no examples every predictor of the course says 0, so nothing there is below anything.
+
+    Notebooks: II.2"""
     if any(not isinstance(n, int) or n < 0 for n in intervals):
         raise ValueError(f"the keys must be numbers of examples n >= 0, got {sorted(intervals)}")
     return next((n for n in sorted(intervals) if n >= 1 and intervals[n][1][1] < 0), None)

@@ -234,7 +234,9 @@ def importance_grid(shares, ax=None, title="Each head's share of its layer's imp
 
 def importance_grids(shares_by_label, suptitle, columns=5):
     """shares_by_label: {label (a seed, a model): (layers, heads) shares}. One importance_grid per label, in rows
-    of `columns`."""
+    of `columns`.
+
+    Notebooks: II.3"""
     columns = min(columns, len(shares_by_label))
     rows = -(-len(shares_by_label) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.2 * rows), squeeze=False, layout="constrained")

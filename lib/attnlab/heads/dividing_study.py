@@ -13,6 +13,7 @@ import time
 import torch
 
 from .. import baselines as bl
+from .. import paired as pairing
 from ..construction_dividing import GRID, normalized_gd
 from ..seeds import generator
 from ..tasks.regression import sample_prompts
@@ -47,7 +48,9 @@ def _tune(method, prompts, steps):
 
 
 def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
-    """{method: (B, len(n_values)) squared errors on the held-out prompts}, and {method: [params per n]}."""
+    """{method: (B, len(n_values)) squared errors on the held-out prompts}, and {method: [params per n]}.
+
+    Notebooks: II.5"""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     g = generator(seed, "construction_risks")
@@ -63,10 +66,11 @@ def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
 
 
 def paired(errors, a, b):
-    """(mean, low, high): the paired difference of mean risk a - b over n, with its 95% interval over prompts."""
-    diff = (errors[a] - errors[b]).mean(1)
-    half = 1.96 * diff.std().item() / diff.numel() ** 0.5
-    return diff.mean().item(), diff.mean().item() - half, diff.mean().item() + half
+    """(mean, low, high): the paired difference of mean risk a - b over n, with its 95% interval over prompts.
+
+    Notebooks: II.5"""
+    mean, (low, high) = pairing.paired_difference(errors[a].mean(1), errors[b].mean(1))
+    return mean, low, high
 
 
 def ten_seeds(steps, seeds=range(10), task=None):

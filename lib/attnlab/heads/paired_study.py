@@ -34,7 +34,9 @@ def _float64(prompts):
 def baseline_errors(task, seed, prompts, methods=PAIRED_METHODS, steps=GD_STEPS):
     """{method: (B, n + 1)}: each method's squared error on each of `prompts` after 0..n examples, its
     hyperparameters tuned per n on TUNING_PROMPTS prompts of the seed's "baselines" stream (never on `prompts`).
-    steps: k for gd and preprocess_gd; the construction takes LAYERS - 1."""
+    steps: k for gd and preprocess_gd; the construction takes LAYERS - 1.
+
+    Notebooks: II.2"""
     unknown = set(methods) - set(PAIRED_METHODS)
     if unknown:
         raise ValueError(f"methods must be among {PAIRED_METHODS}, got {sorted(unknown)}")

@@ -124,7 +124,9 @@ def train_run(layers=LAYERS, heads=HEADS, seed=0, progress=True, contrast=False,
 
 
 def prompts(task, seed, purpose, num_prompts=EVAL_PROMPTS):
-    """Evaluation prompts of one purpose (see attnlab.seeds), never seen in training."""
+    """Evaluation prompts of one purpose (see attnlab.seeds), never seen in training.
+
+    Notebooks: II.2"""
     return task.prompts(num_prompts, generator(seed, purpose))
 
 
