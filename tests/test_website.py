@@ -133,6 +133,33 @@ CLAIMS = [
      lambda r1, r2, r3, r4, l1, l2, l3, l4: l1 > r1 and l2 < r2 and l3 < r3 and l4 < r4 / 2),
     ("part2_heads/01_sparse_regression", "It is still far above the oracle",
      r"(?s)lasso +(?:[\d.]+ ){4}([\d.]+)\noracle +(?:[\d.]+ ){4}([\d.]+)", lambda lasso, oracle: lasso > 3 * oracle),
+    ("part2_heads/02_training_and_heads_explorer", "averaged over $n = s \\dots d$, with each difference's 95% "
+     "interval below 0", r"(?s)minus ridge, prompt by prompt: [+-][\d.]+ \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)\n"
+     r".*minus gd, [^\n]* to ([+-][\d.]+)\)\n.*minus lasso, [^\n]* to ([+-][\d.]+)\)",
+     lambda *highs: all(high < 0 for high in highs)),
+    ("part2_heads/02_training_and_heads_explorer", "It stays above the oracle",
+     r"minus oracle, prompt by prompt: [+-][\d.]+ \(95% interval ([+-][\d.]+) to", lambda low: low > 0),
+    ("part2_heads/02_training_and_heads_explorer", "With softmax attention the same recipe does worse on this seed",
+     r"softmax minus linear, prompt by prompt: [+-][\d.]+ \(95% interval ([+-][\d.]+) to", lambda low: low > 0),
+    ("part2_heads/03_which_heads_matter", "the pruned models above reach a risk near 3, worse than always predicting 0",
+     r"(?m)^pruned +mean risk ([\d.]+)", lambda risk: 2 < risk < 4),
+    ("part2_heads/03_which_heads_matter", "now taking layer 1's heads as well costs clearly more than pruning the "
+     "later layers alone (the last two printed lines)",
+     r"(?m)^pruned +zero-ablated ([\d.]+) x full, mean-ablated ([\d.]+) x full\n"
+     r"first_layer_one_head +zero-ablated ([\d.]+) x full, mean-ablated ([\d.]+) x full",
+     lambda pruned_zero, pruned_mean, first_zero, first_mean:
+     pruned_mean < pruned_zero / 2 and first_mean < first_zero / 2 and first_mean > 1.2 * pruned_mean),
+    ("part2_heads/03_which_heads_matter", "layer 3 still matters most, by either kind of ablation",
+     r"zero-ablation, [^\n]*layer 1 \+([\d.]+), layer 2 \+([\d.]+), layer 3 \+([\d.]+)\n"
+     r"mean-ablation, [^\n]*layer 1 \+([\d.]+), layer 2 \+([\d.]+), layer 3 \+([\d.]+)",
+     lambda z1, z2, z3, m1, m2, m3: z3 > max(z1, z2) and m3 > max(m1, m2)),
+    ("part2_heads/05_construction_in_weights", "Dividing pays against gradient descent with the same steps, and by a "
+     "wide margin against the construction that cannot divide. Against ridge it is close",
+     r"(?s)2 steps.*minus gd +([+-][\d.]+) \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)\n"
+     r" +dividing minus ridge +[+-][\d.]+ \(95% interval ([+-][\d.]+) to ([+-][\d.]+)\)\n"
+     r" +dividing minus correlation_gd ([+-][\d.]+) \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)",
+     lambda gd, gd_high, ridge_low, ridge_high, construction, construction_high:
+     gd_high < 0 and construction_high < 0 and construction < 2 * gd and ridge_low < 0 < ridge_high),
     ("part2_heads/05_construction_in_weights", "The construction's probe (printed above) falls once, at layer 1",
      r"'construction': \[([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\]",
      lambda entering, *after: after[0] < 0.8 * entering and all(abs(b - after[0]) < 0.1 * after[0] for b in after[1:])),
