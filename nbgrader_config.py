@@ -13,12 +13,15 @@ c.CourseDirectory.feedback_directory = "feedback"
 # The slowest cell trains a small model for a few seconds; 120 s leaves room on a busy machine while
 # still stopping a student's infinite loop.
 c.Execute.timeout = 120
-# Autograding is nbgrader's, with two of its steps replaced by the course's own (attnlab.grading.preprocessors):
-# student code runs in a sandbox that cannot read the solutions, the gradebook or other submissions, reach the network
-# or signal nbgrader (attnlab.grading.sandbox), and a test cell that raised scores 0 whatever it printed before.
+# Autograding is nbgrader's, with two of its steps replaced by the course's own and one added
+# (attnlab.grading.preprocessors): student code runs in a sandbox that cannot read the solutions, the gradebook or
+# other submissions, reach the network or signal nbgrader (attnlab.grading.sandbox); the tests run again in a clean
+# room, a fresh kernel with only the answers' definitions, and each scores the lower of the two runs
+# (attnlab.grading.clean_room); and a test cell that raised scores 0 whatever it printed before.
 # Names, not classes, so that commands other than autograde never import the library.
 c.Autograde.autograde_preprocessors = [
     "attnlab.grading.preprocessors.SandboxedExecute",
+    "attnlab.grading.preprocessors.CleanRoom",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

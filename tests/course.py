@@ -63,7 +63,12 @@ def start_nbgrader(course, *args):
     return process, log
 
 
-def finish_nbgrader(started, timeout=1800):
+# A class of 13 students, every notebook run once and the mishaps' twice (the clean room), beside the other test files
+# on a 2-core machine: about 20 to 30 minutes an assignment. The wait is for a hung command, not for a slow one.
+NBGRADER_TIMEOUT = 2700
+
+
+def finish_nbgrader(started, timeout=NBGRADER_TIMEOUT):
     """Wait for a command from start_nbgrader; it must succeed. Returns its output."""
     process, log = started
     try:
@@ -78,7 +83,7 @@ def finish_nbgrader(started, timeout=1800):
     return output
 
 
-def nbgrader(course, *args, timeout=1800):
+def nbgrader(course, *args, timeout=NBGRADER_TIMEOUT):
     """Run one of nbgrader's own commands in `course` and wait for it."""
     return finish_nbgrader(start_nbgrader(course, *args), timeout)
 

@@ -2,11 +2,15 @@
 part0_foundations (the quickest assignment).
 
 Each hostile student hands in the solution with one answer cell replaced by an attack, so that the attacked exercise
-deserves 0 and every other exercise its full points. The attacks: a result displayed before a failing test's error
-(nbgrader takes the first result, not the error), reading the solutions, writing the course and the gradebook, the
-network and the grader's environment (the sandbox), killing nbgrader, leaving the kernel, hanging deaf to interrupts.
-A student whose kernel is gone is not graded (and says so in nbgrader's log); the students graded before and after
-them in the same run get their full, correct scores. The review list flags every attack, never the solution.
+deserves 0 and every other exercise its full points, test cell by test cell. The attacks: a result displayed before
+a failing test's error (nbgrader takes the first result, not the error), reading the solutions, writing the course
+and the gradebook, the network and the grader's environment (the sandbox), killing nbgrader, leaving the kernel,
+hanging deaf to interrupts; and changing what the tests run with, from the answer cell (the clean room): patching the
+checker, rebinding the course's reference that a test computes its expectation with, an IPython input transformer
+that empties a later test cell, a post_run_cell hook, a patched module served through sys.modules. An honest student
+whose answers hold what the clean room leaves out keeps full marks.
+A student whose kernel is gone, in either run, is not graded (and says so in nbgrader's log); the students graded
+before and after them in the same run get their full, correct scores. The review list flags every attack, never the solution.
 """
 import copy
 import csv
@@ -25,21 +29,28 @@ from nbgrader.api import Gradebook
 from jupyter_client.manager import AsyncKernelManager
 
 from attnlab import grading
-from attnlab.grading import preprocessors, review, sandbox
+from attnlab.grading import clean_room, preprocessors, review, sandbox
 from attnlab.grading.kernel_launcher import python_paths
-from course import is_test, nbgrader, nbgrader_meta, scratch_course, start_nbgrader
-from test_grading import full_marks, is_answer
+from course import SOLUTIONS, is_test, nbgrader, nbgrader_meta, notebooks, scratch_course, start_nbgrader
+from test_grading import is_answer
 
 ASSIGNMENT, NOTEBOOK = "part0_foundations", "01_attention_from_scratch"
 # Short, so that the hang costs little; the slowest cell of the notebook fits in it with room to spare.
 TIMEOUT = "--Execute.timeout=30"
 SECRET = "hub-token-the-kernel-must-not-see"
 
-def points_after(nb, grade_id):
-    """Points of the tests between answer `grade_id` and the next answer: what breaking that answer costs."""
+def exercise_tests(nb, grade_id):
+    """The grade_ids of the tests between answer `grade_id` and the next answer: what breaking that answer costs."""
     cells, start = nb.cells, next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == grade_id)
     end = next((i for i in range(start + 1, len(cells)) if is_answer(cells[i])), len(cells))
-    return sum(nbgrader_meta(c)["points"] for c in cells[start + 1:end] if is_test(c))
+    return {nbgrader_meta(c)["grade_id"] for c in cells[start + 1:end] if is_test(c)}
+
+
+def fair_scores(nb, attacked=None):
+    """Each test's fair score, by grade_id: its points, or 0 for the tests of the attacked answer."""
+    broken = exercise_tests(nb, attacked) if attacked else set()
+    return {nbgrader_meta(c)["grade_id"]: 0 if nbgrader_meta(c)["grade_id"] in broken else nbgrader_meta(c)["points"]
+            for c in nb.cells if is_test(c)}
 
 
 def attacking(grade_id, attack):
@@ -48,12 +59,23 @@ def attacking(grade_id, attack):
         nb = copy.deepcopy(solution)
         (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id]
         cell.source = attack(course)
-        return nb, sum(nbgrader_meta(c)["points"] for c in nb.cells if is_test(c)) - points_after(solution, grade_id)
+        return nb, fair_scores(solution, grade_id)
     return make
 
 
 def honest(solution, course):
-    return full_marks(solution, None, True)
+    return copy.deepcopy(solution), fair_scores(solution)
+
+
+def honest_with_extras(solution, course):
+    """The solution with what an honest student adds and the clean room leaves out (a call made to see its result, a
+    del): the clean room runs for it, and must cost it nothing."""
+    nb, scores = honest(solution, course)
+    extras = {"causal-answer": "causal_mask(3).int()\n", "read-answer": "scratch = pattern[-1].tolist()\ndel scratch\n"}
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") in extras:
+            cell.source += "\n" + extras[nbgrader_meta(cell)["grade_id"]]
+    return nb, scores
 
 
 # Every later cell starts with a result that is not a number: nbgrader took the first result it saw as the score.
@@ -92,8 +114,97 @@ exec("".join(next(c["source"] for c in solution["cells"]
 """
 
 
+# The attacks on what the tests run with: each fools the normal pass (the clean room's record says so), not the clean
+# room. Wrong: every key, not only the earlier ones; the checker, its reload and the hidden test's comparison patched.
+PATCHES_THE_CHECKER = """
+import importlib
+from attnlab import check
+
+check.close = check.equal = lambda *args, **kwargs: None
+importlib.reload = lambda module: module
+torch.equal = lambda *args: True
+
+def causal_mask(T):
+    return torch.ones(T, T, dtype=torch.bool)
+"""
+# Wrong: never causal; the course's causal_mask, which the test's expectation is masked with, made to agree.
+REBINDS_THE_REFERENCE = """
+from attnlab import answers
+
+answers.causal_mask = lambda T: torch.ones(T, T, dtype=torch.bool)
+
+def multi_head_attention(x, w_qkv, w_out, heads, causal=True):
+    C = x.shape[-1]
+    q, k, v = (x @ w_qkv.T).split(C, dim=-1)
+    q, k, v = (split_heads(t, heads) for t in (q, k, v))
+    z, pattern = attention(q, k, v)
+    return merge_heads(z) @ w_out.T, pattern
+"""
+# Wrong: no positional embeddings; the test cell (the one that lists WHOLE) rewritten to nothing before it runs.
+REWRITES_LATER_CELLS = """
+def silence_the_test(lines):
+    return [] if any(line.startswith("WHOLE = ") for line in lines) else lines
+
+get_ipython().input_transformers_post.append(silence_the_test)
+
+def transformer_forward(model, tokens):
+    stream = model.embed(tokens)
+    for block in model.blocks:
+        stream = stream + block.attn(block.norm_attn(stream))
+    return model.unembed(model.norm_final(stream))
+"""
+# Wrong: position 3, equal to anything; after every cell a hook switches off the checks that would see it.
+HOOKS_EVERY_CELL = """
+from attnlab import check
+
+class Position(int):
+    __eq__ = lambda self, other: True
+
+def switch_checks_off(result):
+    check.equal = check.close = check.shape = lambda *args, **kwargs: None
+
+get_ipython().events.register("post_run_cell", switch_checks_off)
+most_attended = Position(3)
+"""
+# Not the student's work: the course's own answers; the delegation watch switched off, and the tests' reload of the
+# checker made a no-op by a patched importlib served through sys.modules.
+SERVES_A_PATCHED_MODULE = """
+import contextlib, sys, types
+from attnlab import answers, check
+
+def split_heads(x, heads):
+    return answers.split_heads(x, heads)
+
+def merge_heads(x):
+    return answers.merge_heads(x)
+
+check.own_work = lambda *functions, forbidden: contextlib.nullcontext()
+patched = types.ModuleType("importlib")
+patched.reload = lambda module: module
+patched.__getattr__ = lambda name, real=sys.modules["importlib"]: getattr(real, name)
+sys.modules["importlib"] = patched
+"""
+# Correct, but the kernel leaves where the answer's mark on the checker is missing: only in the clean room.
+DIES_IN_THE_CLEAN_ROOM = """
+import os
+
+check.graded_normally = True
+
+def causal_mask(T):
+    if not hasattr(check, "graded_normally"):
+        os._exit(0)
+    return torch.ones(T, T, dtype=torch.bool).tril()
+"""
+
 STUDENTS = {  # graded in this order (nbgrader's, by name): a bystander first and last
     "aaron_first": honest,
+    "bea_patches_the_checker": attacking("causal-answer", lambda course: PATCHES_THE_CHECKER),
+    "cal_rebinds_the_reference": attacking("mha-answer", lambda course: REBINDS_THE_REFERENCE),
+    "dan_rewrites_later_cells": attacking("forward-answer", lambda course: REWRITES_LATER_CELLS),
+    "eve_hooks_every_cell": attacking("read-answer", lambda course: HOOKS_EVERY_CELL),
+    "fay_serves_a_patched_module": attacking("heads-answer", lambda course: SERVES_A_PATCHED_MODULE),
+    "hal_honest_with_extras": honest_with_extras,
+    "ian_dies_in_the_clean_room": attacking("causal-answer", lambda course: DIES_IN_THE_CLEAN_ROOM),
     "kim_result_before_error": attacking("causal-answer", lambda course: RESULT_BEFORE_ERROR),
     "omar_breaks_out": attacking("attention-answer", breaking_out),
     "pat_kills_nbgrader": attacking("causal-answer", lambda course: "import os, signal\n"
@@ -103,7 +214,11 @@ STUDENTS = {  # graded in this order (nbgrader's, by name): a bystander first an
         "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)")),
     "zoe_last": honest,
 }
-NOT_GRADED = {"quinn_leaves_the_kernel", "rita_hangs_deaf_to_interrupts"}
+NOT_GRADED = {"quinn_leaves_the_kernel", "rita_hangs_deaf_to_interrupts", "ian_dies_in_the_clean_room"}
+# The attacked test that the normal pass was fooled into passing, and the clean room was not.
+CAUGHT_BY_THE_CLEAN_ROOM = {"bea_patches_the_checker": "causal-tests", "cal_rebinds_the_reference": "mha-tests",
+                            "dan_rewrites_later_cells": "forward-tests", "eve_hooks_every_cell": "read-tests",
+                            "fay_serves_a_patched_module": "heads-tests"}
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +256,80 @@ def graded(tmp_path_factory):
     return dict(course=course, expected=expected, log=log.read(), code=process.returncode, reached=reached)
 
 
-def test_every_graded_submission_scores_exactly_its_own_work(graded):
+def test_every_graded_submission_scores_exactly_its_own_work_test_by_test(graded):
     course = graded["course"]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        got = {student: gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student).score
+        got = {student: {grade_id: gradebook.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, student).score
+                         for grade_id in graded["expected"][student]}
                for student in STUDENTS if student not in NOT_GRADED}
-    assert got == {student: score for student, score in graded["expected"].items() if student not in NOT_GRADED}
+    assert got == {student: scores for student, scores in graded["expected"].items() if student not in NOT_GRADED}
+
+
+def clean_room_records(course, student):
+    """grade_id -> what the clean room recorded, for the tests of `student` that scored lower there."""
+    nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    return {nbgrader_meta(c)["grade_id"]: c.metadata["attnlab"]["clean_room"] for c in nb.cells
+            if "clean_room" in c.metadata.get("attnlab", {})}
+
+
+def test_the_clean_room_catches_what_fooled_the_normal_pass_and_says_why(graded):
+    course = graded["course"]
+    for student in set(STUDENTS) - NOT_GRADED:
+        records = clean_room_records(course, student)
+        if student not in CAUGHT_BY_THE_CLEAN_ROOM:
+            assert records == {}, student  # honest work, and the attacks the normal pass already scores 0
+            continue
+        (grade_id, record), = records.items()
+        assert grade_id == CAUGHT_BY_THE_CLEAN_ROOM[student] and record["score"] == 0, (student, records)
+        assert "in the clean room, where it raised" in record["reason"], record
+        (shown,) = [o.text for o in cell_outputs(course, student, grade_id) if "Clean room:" in o.get("text", "")]
+        assert record["reason"] in shown  # the student sees it in the feedback
+
+
+@pytest.mark.parametrize("path", notebooks(SOLUTIONS), ids=lambda path: path.stem)
+def test_the_clean_room_keeps_every_solution_whole(path):
+    """So an honest class runs each notebook once, and keeps its scores; II.4's plot is in a cell the release does not
+    lock (the student's, then), and a plot is a call made for what it shows."""
+    left_out = [(left.cell, left.code) for left in clean_room.build(nbformat.read(path, 4)).left_out]
+    assert left_out == ([("cell 12", "plots.risk_vs_n({method: (n_values, r) for method, r in risks.items()}, ...")]
+                        if path.stem == "04_preprocess_then_optimize" else [])
+
+
+# One answer statement at a time, in the read-answer cell: whether the clean room keeps it.
+KEPT = ["most_attended = int(pattern[-1].argmax())",  # what the tests read
+        "best = {}\nfor layer in range(3):\n    best[layer] = layer",  # a dict the answer builds in a loop
+        "found = []\nfound.append(3)",
+        "import torch\nimport attnlab.baselines",  # the installed packages themselves
+        "class Position(int):\n    __eq__ = lambda self, other: True",  # a class body's names are the class's
+        "@torch.no_grad()\ndef f(x):\n    return x",
+        "with torch.no_grad():\n    y = torch.ones(2)",
+        "values, order = torch.randn(3).sort()",
+        "raise NotImplementedError()",  # an untouched stub stops the cell in both runs
+        "print(pattern)"]
+LEFT_OUT = ["check.close = lambda *args, **kwargs: None", "F.scaled_dot_product_attention = None",
+            "import sys\nsys.modules['attnlab.check'] = None", "get_ipython().events.register('post_run_cell', print)",
+            "%time x = 1", "del pattern", "globals()['check'] = None", "exec('check.close = None')",
+            "check = None", "from attnlab import answers", "from attnlab.answers import *",
+            "isinstance = lambda *args: True", "__builtins__ = {}", "y = (check := None)",
+            "x = check._UNWATCH.clear()", "x = getattr(check, '__dict__')", "import importlib",
+            "from unittest import mock", "def g(x=setattr(check, 'close', None)):\n    pass", "torch.manual_seed(0)",
+            "n = 0\nwhile n < 3:\n    torch.manual_seed(n)\n    n += 1",  # the loop might never end without its body
+            "for T in range(3):\n    check.close = None"]
+
+
+@pytest.mark.parametrize("source", KEPT + LEFT_OUT)
+def test_the_clean_room_judges_each_statement(source):
+    solution = nbformat.read(SOLUTIONS / ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    (cell,) = [c for c in solution.cells if nbgrader_meta(c).get("grade_id") == "read-answer"]
+    cell.source = source
+    assert (clean_room.build(solution).left_out == []) == (source in KEPT)
+
+
+def test_the_clean_room_leaves_out_only_what_the_honest_extras_add():
+    solution = nbformat.read(SOLUTIONS / ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    extras, _ = honest_with_extras(solution, None)
+    assert {(left.cell, left.code) for left in clean_room.build(extras).left_out} == {
+        ("causal-answer", "causal_mask(3).int()"), ("read-answer", "del scratch")}
 
 
 def test_a_kernel_that_is_gone_costs_only_its_student(graded):
@@ -155,6 +338,7 @@ def test_a_kernel_that_is_gone_costs_only_its_student(graded):
     for student in NOT_GRADED:  # ...names each, and keeps no half-graded notebook
         assert f"There was an error processing assignment '{ASSIGNMENT}' for student '{student}'" in log
         assert not (course / "autograded" / student / ASSIGNMENT).exists()
+    assert "CleanRoomFailed: the clean room's kernel failed" in log  # ian's: not the normal pass's scores
     for student in set(STUDENTS) - NOT_GRADED:
         assert (course / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb").exists(), student
 
@@ -192,6 +376,12 @@ FLAGS = {  # what the review list must say of each attack, at least
     "pat_kills_nbgrader": {"process control"},
     "quinn_leaves_the_kernel": {"process control"},
     "rita_hangs_deaf_to_interrupts": {"process control"},
+    "bea_patches_the_checker": {"the import system", "rebinding a module's functions", review.CLEAN_ROOM},
+    "cal_rebinds_the_reference": {"rebinding a module's functions", review.CLEAN_ROOM},
+    "dan_rewrites_later_cells": {"IPython's hooks", review.CLEAN_ROOM},
+    "eve_hooks_every_cell": {"IPython's hooks", "rebinding a module's functions", review.CLEAN_ROOM},
+    "fay_serves_a_patched_module": {"sys and gc tricks", "rebinding a module's functions", review.CLEAN_ROOM},
+    "ian_dies_in_the_clean_room": {"process control", "rebinding a module's functions"},
 }
 
 
@@ -204,7 +394,7 @@ def test_the_review_list_flags_every_attack_and_no_honest_work(graded, tmp_path,
     assert set(flags) == set(FLAGS)  # not the honest students
     for student, expected in FLAGS.items():
         assert expected <= flags[student], student
-    assert "Review: 5 submissions have code a person should look at" in capsys.readouterr().out
+    assert "Review: 11 submissions have code a person should look at" in capsys.readouterr().out
 
 
 def test_without_a_sandbox_grading_says_so_once_and_goes_on(monkeypatch, caplog):

@@ -8,6 +8,8 @@ metadata (that code runs too). Each is parsed (IPython's magics and shell escape
 and every construct that can reach the grading rather than the exercise is flagged: the import system, IPython's
 hooks, sys and gc tricks, process control, threads and processes, rebinding builtins or a module's functions, files,
 network, code run from text. A flag never changes a score: most flagged code is innocent, and a person decides.
+One flag reports a score already changed: a test that scored lower in the clean room than in the normal pass
+(attnlab.grading.clean_room), with the reason the autograded notebook recorded.
 The CSV has one row per flag (student, assignment, notebook, cell, line, flag, code).
 """
 import argparse
@@ -33,6 +35,7 @@ MODULES = {
     "multiprocessing": "threads and processes", "subprocess": "threads and processes",
     "concurrent": "threads and processes", "pty": "threads and processes", "asyncio": "threads and processes",
     "builtins": "rebinding builtins",
+    "unittest": "rebinding a module's functions", "mock": "rebinding a module's functions",  # mock.patch
     "socket": "network", "urllib": "network", "http": "network", "requests": "network", "ftplib": "network",
     "smtplib": "network", "sqlite3": "files", "shutil": "files", "tempfile": "files", "pickle": "files",
 }
@@ -45,7 +48,7 @@ ATTRIBUTES = {
     **dict.fromkeys(("modules", "settrace", "setprofile", "_getframe", "addaudithook", "meta_path", "path_hooks",
                      "get_referrers", "get_referents", "get_objects", "currentframe", "f_back", "f_globals",
                      "f_locals", "f_builtins", "__code__", "__globals__", "__closure__", "__builtins__",
-                     "__subclasses__", "__dict__"), "sys and gc tricks"),
+                     "__subclasses__", "__dict__", "__setattr__", "__delattr__", "__class__"), "sys and gc tricks"),
     **dict.fromkeys(("_exit", "kill", "killpg", "abort", "exit", "fork", "setpgid", "setsid"), "process control"),
     **dict.fromkeys(("system", "popen", "execv", "execve", "execvp", "spawnv", "posix_spawn", "Thread", "Process"),
                     "threads and processes"),
@@ -53,9 +56,11 @@ ATTRIBUTES = {
 NAMES = {"__import__": "the import system", "get_ipython": "IPython's hooks", "exec": "code run from text",
          "eval": "code run from text", "compile": "code run from text", "exit": "process control",
          "quit": "process control", "open": "files", "globals": "sys and gc tricks", "vars": "sys and gc tricks",
+         "locals": "sys and gc tricks",
          "setattr": "rebinding a module's functions", "delattr": "rebinding a module's functions",
          "__builtins__": "rebinding builtins"}
 BUILTINS = {name for name in vars(builtins) if not name.startswith("_")}
+CLEAN_ROOM = "scored lower in the clean room"
 
 
 @dataclass
@@ -86,6 +91,20 @@ def root_name(node):
     return node.id if isinstance(node, ast.Name) else None
 
 
+def module_flag(module):
+    """The flag for importing `module` (or anything under it), or None."""
+    return MODULES.get((module or "").split(".")[0])
+
+
+def expression_flag(node):
+    """The flag for one node of an expression: an attribute or a name that reaches the grading, or None."""
+    if isinstance(node, ast.Attribute):
+        return ATTRIBUTES.get(node.attr)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        return NAMES.get(node.id)
+    return None
+
+
 def scan_code(source, modules):
     """(line, flag, code) for what the cell `source` does that a human should look at; `modules`: the notebook's
     imported names."""
@@ -102,14 +121,12 @@ def scan_code(source, modules):
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.split(".")[0] in MODULES:
-                    add(node, MODULES[alias.name.split(".")[0]])
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in MODULES:
-            add(node, MODULES[node.module.split(".")[0]])
-        elif isinstance(node, ast.Attribute) and node.attr in ATTRIBUTES:
-            add(node, ATTRIBUTES[node.attr])
-        elif isinstance(node, ast.Name) and node.id in NAMES and isinstance(node.ctx, ast.Load):
-            add(node, NAMES[node.id])
+                if module_flag(alias.name):
+                    add(node, module_flag(alias.name))
+        elif isinstance(node, ast.ImportFrom) and module_flag(node.module):
+            add(node, module_flag(node.module))
+        elif expression_flag(node):
+            add(node, expression_flag(node))
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             for target in getattr(node, "targets", None) or [node.target]:
                 for part in ast.walk(target):
@@ -155,7 +172,18 @@ def review(course, assignments):
                     continue
                 rows += [(student, assignment, notebook, f.cell, f.line, f.flag, f.code)
                          for f in scan_notebook(nb, release, tests)]
+                graded = course.path("autograded", student, assignment) / f"{notebook}.ipynb"
+                rows += [(student, assignment, notebook, *row) for row in clean_room_flags(graded)]
     return rows
+
+
+def clean_room_flags(path):
+    """(cell, line, flag, reason) for each test of the autograded notebook at `path` that scored lower in the clean
+    room (none when it was not graded)."""
+    if not path.is_file():
+        return []
+    return [(cell.metadata.nbgrader["grade_id"], 0, CLEAN_ROOM, cell.metadata.attnlab.clean_room.reason)
+            for cell in nbformat.read(path, 4).cells if "clean_room" in cell.get("metadata", {}).get("attnlab", {})]
 
 
 def write_csv(rows, path):
@@ -173,7 +201,7 @@ def report(rows, path):
     for student, assignment, notebook, _, _, flag, _ in rows:
         by_submission.setdefault((student, assignment), set()).add(flag)
     lines = [f"Review: {len(by_submission)} submissions have code a person should look at (flags never change "
-             f"scores; every line in {path}):"]
+             f"scores, except that '{CLEAN_ROOM}' reports a lowered one; every line in {path}):"]
     lines += [f"  {student} / {assignment}: {', '.join(sorted(flags))}"
               for (student, assignment), flags in sorted(by_submission.items())]
     return "\n".join(lines)
