@@ -223,8 +223,8 @@ def build_zoo_model(layers, heads, seed=0, contrast=False, progress=True):
 def measure_zoo_model(model, metadata):
     """The zoo metadata of a trained model: its History and seed (from `metadata`) with everything measured on it
     afresh. `python -m attnlab.zoo remeasure` calls this when the measurements change and the training does not."""
-    seed, history = metadata["seed"], History(**metadata["history"])
-    run = HeadsRun(model, history, make_task(), seed, analyse(model, make_task(), seed), _default_baselines(seed))
+    seed, history, task = metadata["seed"], History(**metadata["history"]), make_task()
+    run = HeadsRun(model, history, task, seed, analyse(model, task, seed), _default_baselines(seed))
     metrics = {f"{name}_mean_risk": round(value, 4) for name, value in run.mean_risks().items()}
     return {"seed": seed, "steps": history.step[-1], "metrics": metrics, "analysis": asdict(run.analysis),
             "baselines": run.baselines, "history": asdict(history)}
