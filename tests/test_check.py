@@ -1,5 +1,14 @@
 """The checks behind the graded exercises: the delegation watch and the stand-in answers."""
+import concurrent.futures
+import ctypes
+import inspect
+import math
+import os
+import queue
+import subprocess
 import sys
+import textwrap
+import threading
 
 import pytest
 import torch
@@ -49,12 +58,41 @@ def switches_off(X, y, x_query, lam):
     return result
 
 
+def in_a_thread(X, y, x_query, lam):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the watch sees one thread
+        return pool.submit(baselines.ridge, X, y, x_query, lam).result()
+
+
+def in_a_process(X, y, x_query, lam):
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # (a real one would send the prompts over)
+    return honest(X, y, x_query, lam)
+
+
+def in_a_process_started_from_c_code(X, y, x_query, lam):
+    list(map(os.system, ["true"]))  # called from C (map), so the profile hook sees no call: the audit hook does
+    return honest(X, y, x_query, lam)
+
+
+# The library's ridge_weights compiled again from its source, in its module's globals: the same bytecode under
+# another name.
+copied = {}
+exec(textwrap.dedent(inspect.getsource(baselines.ridge_weights)).replace("def ridge_weights(", "def my_weights("),
+     vars(baselines).copy(), copied)
+my_weights = copied["my_weights"]
+
+
+def through_a_copy(X, y, x_query, lam):
+    return (my_weights(X, y, lam) * x_query).sum(-1)
+
+
 RIDGE = (baselines.ridge, baselines.ridge_weights)
 
 
-@pytest.mark.parametrize("answer", [direct, aliased, inner_import, other_path, through_a_helper, switches_off])
+@pytest.mark.parametrize("answer", [direct, aliased, inner_import, other_path, through_a_helper, switches_off,
+                                    in_a_thread, in_a_process, in_a_process_started_from_c_code, through_a_copy])
 def test_a_delegating_answer_is_caught_whatever_the_route(answer):
-    with pytest.raises(check.Delegated, match=f"{answer.__name__} .*(calls attnlab.baselines.ridge|switch)"):
+    route = "calls (attnlab.baselines.ridge|.*another (thread|process))|switch"
+    with pytest.raises(check.Delegated, match=f"{answer.__name__} .*({route})"):
         with check.own_work(answer, forbidden=RIDGE):
             answer(*ARGS)
 
@@ -81,6 +119,32 @@ def test_builtins_are_watched_too():
             delegates(q, q, q)
     with check.own_work(answers.attention, forbidden=[F.scaled_dot_product_attention]):
         check.close(answers.attention(q, q, q)[0], F.scaled_dot_product_attention(q, q, q))
+
+
+def aten_attention(q, k, v):
+    return torch.ops.aten.scaled_dot_product_attention(q, k, v)
+
+
+def math_attention(q, k, v):
+    return torch.ops.aten._scaled_dot_product_attention_math.default(q, k, v)[0]  # and its pattern, [1]
+
+
+def native_attention(q, k, v):
+    return torch._native_multi_head_attention(q, k, v, 4, 1, torch.eye(4).repeat(3, 1), torch.zeros(12), torch.eye(4),
+                                              torch.zeros(4), need_weights=False)[0]
+
+
+@pytest.mark.parametrize("answer, forbidden", [(aten_attention, F.scaled_dot_product_attention),
+                                               (math_attention, F.scaled_dot_product_attention),
+                                               (native_attention, F.multi_head_attention_forward)])
+def test_torch_s_lower_level_operators_do_the_same_job_and_are_watched_too(answer, forbidden):
+    q = torch.randn(1, 3, 4)
+    answer(q, q, q)  # they run
+    with pytest.raises(check.Delegated, match=f"{answer.__name__} calls torch's operator"):
+        with check.own_work(answer, forbidden=[forbidden]):
+            answer(q, q, q)
+    with check.own_work(answers.attention, forbidden=[forbidden]):  # the building blocks are not watched
+        answers.attention(q, q, q)
 
 
 def test_a_class_is_watched_through_its_forward():
@@ -145,9 +209,10 @@ def test_the_stand_in_copy_layer_copies_the_previous_token():
 
 def test_the_stand_ins_for_demos_match_independent_references():
     from attnlab import baselines
-    from attnlab.tasks.regression import sample_prompts
+    from attnlab.tasks.regression import encode, sample_prompts
 
-    x, w_qkv, w_out = torch.randn(2, 5, 12), torch.randn(36, 12), torch.randn(12, 12)
+    # float64: in float32, one entry in a hundred differed by a little more than assert_close allows
+    x, w_qkv, w_out = (torch.randn(*shape, dtype=torch.float64) for shape in ((2, 5, 12), (36, 12), (12, 12)))
     output, pattern = answers.multi_head_attention(x, w_qkv, w_out, heads=3)
     mask = torch.ones(5, 5, dtype=torch.bool).triu(1)  # torch's convention: True where a key is hidden
     reference, weights = F.multi_head_attention_forward(
@@ -163,6 +228,11 @@ def test_the_stand_ins_for_demos_match_independent_references():
     gram = p.X.transpose(1, 2) @ p.X + 0.5 * torch.eye(6, dtype=torch.float64)
     w_ridge = torch.linalg.solve(gram, p.X.transpose(1, 2) @ p.y[..., None])[..., 0]
     torch.testing.assert_close(answers.ridge(p.X, p.y, p.x_query, 0.5), (w_ridge * p.x_query).sum(1))
+    W_Q, W_K, W_V = answers.gd_step_head(6, 0.3)  # one linear head, at the query: one gd step of 0.3
+    tokens = encode(p, "joint").float()
+    scores = (tokens[:, -1] @ W_Q.T)[:, None, :].mul(tokens[:, :-1] @ W_K.T).sum(-1)
+    head = (scores[..., None] * (tokens[:, :-1] @ W_V.T)).mean(1)
+    torch.testing.assert_close(head[:, 6].double(), answers.gd(p.X, p.y, p.x_query, 1, 0.3), atol=1e-5, rtol=1e-5)
     importance = torch.tensor([[0.1, 0.3], [0.5, 0.2], [-0.1, 0.4]])
     assert answers.pruned_mask(importance).tolist() == [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
     torch.testing.assert_close(answers.preprocess_gd(p.X, p.y, p.x_query, 3, 0.5, 1.0),
@@ -188,3 +258,54 @@ def test_a_demo_runs_the_students_answer_or_else_the_courses_and_says_so(capsys)
 
     with pytest.raises(ValueError, match="no answer named 'no_such_exercise'"):
         answers.yours_or_course(no_such_exercise)
+
+
+def test_the_library_compiled_again_is_the_library():
+    with pytest.raises(check.Delegated, match="is attnlab.baselines.ridge_weights itself"):
+        with check.own_work(my_weights, forbidden=RIDGE):
+            raise AssertionError("the block must not run")
+
+
+def test_a_few_lines_an_honest_student_writes_the_same_way_are_not_a_copy():
+    def attention(q, k, v, mask=None):
+        """The course's answer, word for word (as the notebook's hints lead a student to write it)."""
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        pattern = scores.softmax(dim=-1)
+        return pattern @ v, pattern
+
+    q = torch.randn(1, 3, 4)
+    with check.own_work(attention, forbidden=[answers.attention]):
+        check.close(attention(q, q, q)[0], answers.attention(q, q, q)[0])
+
+
+def test_an_answer_may_not_run_beside_a_thread_of_the_notebook_s_code():
+    requests, results = queue.Queue(), queue.Queue()
+
+    def worker():  # started before the check: the watch never sees its calls
+        while (job := requests.get()) is not None:
+            results.put(baselines.ridge(*job))
+
+    def hands_over(X, y, x_query, lam):
+        requests.put((X, y, x_query, lam))
+        return results.get()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        with pytest.raises(check.Delegated, match="a thread started by your notebook's code"):
+            with check.own_work(hands_over, forbidden=RIDGE):
+                hands_over(*ARGS)
+    finally:
+        requests.put(None)
+        thread.join()
+    with check.own_work(honest, forbidden=RIDGE):  # the thread gone, answers are checked as before
+        honest(*ARGS)
+
+
+def test_processes_and_c_code_outside_the_answers_are_the_check_s_own_business():
+    with check.own_work(honest, forbidden=RIDGE):
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        ctypes.CDLL(None).getpid()
+        honest(*ARGS)

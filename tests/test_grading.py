@@ -138,11 +138,10 @@ DELEGATIONS = {
     "build_copy_layer": ("attnlab.answers", "copy_previous_token", "return {f}(model, layout, SHARP)"),
     "template_index": ("attnlab.answers", "template_index", "return {f}(sequences)"),
     "threshold_depth": ("attnlab.answers", "threshold_depth", "return {f}(accuracies, bar)"),
-    "excess_risk": ("torch.nn.functional", "mse_loss",
-                                             "return {f}(predictions, targets).item()"),
     "ridge": ("attnlab.baselines", "ridge", "return {f}(X, y, x_query, lam)"),
     "gd": ("attnlab.baselines", "correlation_gd",
                                            "return {f}(X, y, x_query, steps, step_size, 0.0)"),
+    "gd_step_head": ("attnlab.answers", "gd_step_head", "return {f}(d, eta)"),
     "risk_after": (
         "attnlab.analysis", "risk_by_n", "return {f}(model, task, prompts)"),
     "head_importance": (

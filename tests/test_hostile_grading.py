@@ -196,6 +196,40 @@ def causal_mask(T):
     return torch.ones(T, T, dtype=torch.bool).tril()
 """
 
+# Right, but the output is the fused kernel's, computed in a worker thread where the watch is not looking.
+DELEGATES_IN_A_THREAD = """
+import concurrent.futures
+import torch.nn.functional as F
+
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        output = pool.submit(F.scaled_dot_product_attention, q, k, v, attn_mask=mask).result()
+    return output, scores.softmax(dim=-1)
+"""
+# Not the student's work: the library's own forward pass compiled again from its source, under another name (kept by
+# the clean room too: assignments to names).
+COPIES_THE_LIBRARY = """
+import inspect, textwrap
+import attnlab.model
+
+namespace = dict(vars(attnlab.model))
+_ = exec(textwrap.dedent(inspect.getsource(attnlab.model.Transformer._run)), namespace)
+run_a_model = namespace["_run"]
+
+def transformer_forward(model, tokens):
+    return run_a_model(model, tokens, None, None)
+"""
+
+# Right, but torch's own attention, reached as a lower-level operator (it returns the pattern too).
+CALLS_A_LOWER_LEVEL_OPERATOR = """
+def attention(q, k, v, mask=None):
+    bias = None if mask is None else torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    return torch.ops.aten._scaled_dot_product_attention_math(q, k, v, attn_mask=bias)
+"""
+
 STUDENTS = {  # graded in this order (nbgrader's, by name): a bystander first and last
     "aaron_first": honest,
     "bea_patches_the_checker": attacking("causal-answer", lambda course: PATCHES_THE_CHECKER),
@@ -203,9 +237,12 @@ STUDENTS = {  # graded in this order (nbgrader's, by name): a bystander first an
     "dan_rewrites_later_cells": attacking("forward-answer", lambda course: REWRITES_LATER_CELLS),
     "eve_hooks_every_cell": attacking("read-answer", lambda course: HOOKS_EVERY_CELL),
     "fay_serves_a_patched_module": attacking("heads-answer", lambda course: SERVES_A_PATCHED_MODULE),
+    "gus_delegates_in_a_thread": attacking("attention-answer", lambda course: DELEGATES_IN_A_THREAD),
     "hal_honest_with_extras": honest_with_extras,
     "ian_dies_in_the_clean_room": attacking("causal-answer", lambda course: DIES_IN_THE_CLEAN_ROOM),
+    "jon_copies_the_library": attacking("forward-answer", lambda course: COPIES_THE_LIBRARY),
     "kim_result_before_error": attacking("causal-answer", lambda course: RESULT_BEFORE_ERROR),
+    "lea_calls_a_lower_level_operator": attacking("attention-answer", lambda course: CALLS_A_LOWER_LEVEL_OPERATOR),
     "omar_breaks_out": attacking("attention-answer", breaking_out),
     "pat_kills_nbgrader": attacking("causal-answer", lambda course: "import os, signal\n"
                                                                     "os.kill(os.getppid(), signal.SIGKILL)"),
@@ -380,6 +417,8 @@ FLAGS = {  # what the review list must say of each attack, at least
     "eve_hooks_every_cell": {"IPython's hooks", "rebinding a module's functions", review.CLEAN_ROOM},
     "fay_serves_a_patched_module": {"sys and gc tricks", "rebinding a module's functions", review.CLEAN_ROOM},
     "ian_dies_in_the_clean_room": {"process control", "rebinding a module's functions"},
+    "gus_delegates_in_a_thread": {"threads and processes"},
+    "jon_copies_the_library": {"code run from text", "sys and gc tricks"},
 }
 
 
@@ -392,7 +431,7 @@ def test_the_review_list_flags_every_attack_and_no_honest_work(graded, tmp_path,
     assert set(flags) == set(FLAGS)  # not the honest students
     for student, expected in FLAGS.items():
         assert expected <= flags[student], student
-    assert "Review: 11 submissions have code a person should look at" in capsys.readouterr().out
+    assert "Review: 13 submissions have code a person should look at" in capsys.readouterr().out
 
 
 def test_without_a_sandbox_grading_says_so_once_and_goes_on(monkeypatch, caplog):

@@ -88,15 +88,8 @@ def multi_head_attention(x, w_qkv, w_out, heads, causal=True):
     return merge_heads(z) @ w_out.T, pattern
 
 
-def excess_risk(predictions, targets):
-    """Notebook II.1, exercise 1: the mean squared distance to the noise-free targets, a float.
-
-    Notebook II.1 calls it through yours_or_course."""
-    return torch.nn.functional.mse_loss(predictions, targets).item()
-
-
 def ridge(X, y, x_query, lam):
-    """Notebook II.1, exercise 2: ridge's predictions, (B,).
+    """Notebook II.1, exercise 1: ridge's predictions, (B,).
 
     Notebook II.1 calls it through yours_or_course."""
     from . import baselines
@@ -105,12 +98,24 @@ def ridge(X, y, x_query, lam):
 
 
 def gd(X, y, x_query, steps, step_size):
-    """Notebook II.1, exercise 3: `steps` steps of gradient descent with one fixed step size, from w = 0, (B,).
+    """Notebook II.1, exercise 2: `steps` steps of gradient descent with one fixed step size, from w = 0, (B,).
 
     Notebook II.1 calls it through yours_or_course."""
     from . import baselines
 
     return baselines.correlation_gd(X, y, x_query, steps, step_size, beta=0.0)
+
+
+def gd_step_head(d, eta):
+    """Notebook II.1, exercise 3: (W_Q, W_K, W_V), each (d + 2, d + 2), of a linear-attention head whose output's y
+    coordinate at the query is one gradient step from w = 0, (eta / n) sum_i y_i <x_i, x_q>.
+
+    Notebooks: II.1"""
+    W_Q, W_K, W_V = (torch.zeros(d + 2, d + 2) for _ in range(3))
+    W_Q[:d, :d] = eta * torch.eye(d)
+    W_K[:d, :d] = torch.eye(d)
+    W_V[d, d] = 1.0
+    return W_Q, W_K, W_V
 
 
 def head_importance(model, task, prompts, n_values):

@@ -74,7 +74,7 @@ def preprocess_head(model, j):
 def gradient_step_head(model, layer, lr, beta):
     """One head of `layer` takes a gradient step: r_i <- r_i - lr * average_k (x_i^T P x_k) r_k.
 
-    Notebooks: II.5"""
+    Notebooks: II.1, II.5"""
     d = model.cfg.input_dim - 2
     parts, head = layout(d), head_weights(model, layer, 0)
     scale = math.sqrt(head.W_Q.shape[0])

@@ -46,7 +46,7 @@ ATTRIBUTES = {
                      "run_cell", "run_line_magic", "run_cell_magic", "register_magic_function", "user_ns"),
                     "IPython's hooks"),
     **dict.fromkeys(("modules", "settrace", "setprofile", "_getframe", "addaudithook", "meta_path", "path_hooks",
-                     "get_referrers", "get_referents", "get_objects", "currentframe", "f_back", "f_globals",
+                     "get_referrers", "get_referents", "get_objects", "cell_contents", "currentframe", "f_back", "f_globals",
                      "f_locals", "f_builtins", "__code__", "__globals__", "__closure__", "__builtins__",
                      "__subclasses__", "__dict__", "__setattr__", "__delattr__", "__class__"), "sys and gc tricks"),
     **dict.fromkeys(("_exit", "kill", "killpg", "abort", "exit", "fork", "setpgid", "setsid"), "process control"),

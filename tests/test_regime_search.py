@@ -1,0 +1,54 @@
+"""The search for paper B's head pattern (benchmarks/regime_search.py): its criterion, its rows, and its record."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("regime_search", ROOT / "benchmarks" / "regime_search.py")
+search = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(search)
+
+
+def rows(regime, seed, full, pattern, reverse, ci_low):
+    risks = [{"regime": regime, "seed": seed, "heads_per_layer": list(a), "risk": r, "seconds": 1.0}
+             for a, r in ((search.FULL, full), (search.PATTERN, pattern), (search.REVERSE, reverse))]
+    return risks + [{"regime": regime, "seed": seed, "paired": "reverse minus pattern", "mean_diff": 0.0,
+                     "ci": [ci_low, ci_low + 1]}]
+
+
+def test_the_criterion_is_paper_b_s_pattern_and_nothing_weaker(tmp_path):
+    """(H,1,1) within 10% of (H,H,H) and (1,H,H) at least 30% above it: both halves are needed."""
+    path = tmp_path / "rows.jsonl"
+    lines = (rows("holds", 0, 1.0, 1.05, 1.4, 0.1) + rows("holds", 1, 1.0, 1.2, 1.4, 0.1)  # (H,1,1) too costly
+             + rows("holds", 2, 1.0, 1.0, 1.2, -0.1))  # (1,H,H) too cheap
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    table = search.summary(path)
+    assert "| holds | 0,1,2 | 1.05 (1.00-1.20) | 1.40 (1.20-1.40) | 2/3 | 1/3 | 1 |" in table
+
+
+def test_a_seed_gives_three_models_on_the_same_prompts_and_their_paired_difference(tmp_path, monkeypatch):
+    monkeypatch.setitem(search.REGIMES, "tiny", ({"n": 2}, {}, {}, {"steps": 3, "eval_every": 3}))
+    path = tmp_path / "rows.jsonl"
+    search.run("tiny", [0], path)
+    search.run("tiny", [0], path)  # a seed already in the file is not trained again
+    got = search.load(path)
+    assert [r.get("heads_per_layer") for r in got] == [list(search.FULL), list(search.PATTERN), list(search.REVERSE),
+                                                       None]
+    assert got[-1]["ci"][0] <= got[-1]["mean_diff"] <= got[-1]["ci"][1]
+    with pytest.raises(ValueError, match="regime must be one of"):
+        search.run("no such regime", [0], path)
+
+
+def words(text):
+    return " ".join(text.split())
+
+
+def test_the_record_ii_3_and_the_readme_show_what_the_committed_rows_say():
+    notebook = json.loads((ROOT / "solutions" / "part2_heads" / "03_which_heads_matter.ipynb").read_text())
+    ii_3 = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    for text in ((ROOT / "results" / "regime_search.md").read_text(), ii_3):
+        assert search.summary() in text
+        assert words(search.verdict()) in words(text)
+    assert words(search.verdict()) in words((ROOT / "README.md").read_text())
