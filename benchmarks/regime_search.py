@@ -92,7 +92,8 @@ def run(regime, seeds, path=OUT):
 
 def by_regime(path=OUT):
     """{regime: {"seeds", "pattern", "reverse" (ratios to FULL, per seed), "paired" (per seed: (1,H,H) worse than
-    (H,1,1) on the same prompts, its interval above 0), "holds" (per seed: the criterion), "seconds"}}."""
+    (H,1,1) on the same prompts, the interval of (1,H,H) minus (H,1,1) above 0), "reversed" (that interval below 0),
+    "holds" (per seed: the criterion), "seconds"}}."""
     rows, out = load(path), {}
     for regime in dict.fromkeys(r["regime"] for r in rows):
         mine = [r for r in rows if r["regime"] == regime]
@@ -102,6 +103,7 @@ def by_regime(path=OUT):
         reverse = [risks[(s, REVERSE)] / risks[(s, FULL)] for s in seeds]
         out[regime] = dict(seeds=seeds, pattern=pattern, reverse=reverse,
                            paired=[r["ci"][0] > 0 for r in mine if "paired" in r and r["seed"] in seeds],
+                           reversed=[r["ci"][1] < 0 for r in mine if "paired" in r and r["seed"] in seeds],
                            holds=[p <= 1.1 and r >= 1.3 for p, r in zip(pattern, reverse)],
                            seconds=[r["seconds"] for r in mine if "paired" not in r])
     return out
@@ -111,11 +113,12 @@ def summary(path=OUT):
     """A markdown table: per regime, the two ratios to FULL (median and range over seeds), in how many seeds
     (1,H,H) is worse than (H,1,1) on the same prompts, and in how many the pattern's criterion holds."""
     fmt = lambda v: f"{statistics.median(v):.2f} ({min(v):.2f}-{max(v):.2f})"  # noqa: E731
-    lines = ["| regime | seeds | (H,1,1) / (H,H,H) | (1,H,H) / (H,H,H) | (1,H,H) worse than (H,1,1), paired | "
-             "criterion holds | seconds per model |", "|---|---|---|---|---|---|---|"]
+    lines = ["| regime | seeds | (H,1,1) / (H,H,H) | (1,H,H) / (H,H,H) | (1,H,H) worse, paired | "
+             "(H,1,1) worse, paired | criterion holds | seconds per model |", "|---|---|---|---|---|---|---|---|"]
     for regime, r in by_regime(path).items():
         lines.append(f"| {regime} | {','.join(map(str, r['seeds']))} | {fmt(r['pattern'])} | {fmt(r['reverse'])} | "
-                     f"{sum(r['paired'])}/{len(r['paired'])} | {sum(r['holds'])}/{len(r['seeds'])} | "
+                     f"{sum(r['paired'])}/{len(r['paired'])} | {sum(r['reversed'])}/{len(r['reversed'])} | "
+                     f"{sum(r['holds'])}/{len(r['seeds'])} | "
                      f"{statistics.median(r['seconds']):.0f} |")
     return "\n".join(lines)
 
@@ -125,8 +128,12 @@ def verdict(path=OUT):
     regimes = by_regime(path)
     held = sum(sum(r["holds"]) for r in regimes.values())
     pairs = sum(len(r["seeds"]) for r in regimes.values())
-    return (f"Paper B's criterion held in {held} of the {pairs} (regime, seed) pairs tried, in {len(regimes)} "
-            f"regimes.")
+    order = {"paper B's order": [name for name, r in regimes.items() if all(r["paired"])],
+             "the reverse": [name for name, r in regimes.items() if all(r["reversed"])]}
+    order["neither in every seed"] = [name for name in regimes if not any(name in v for v in order.values())]
+    return (f"Paper B's criterion held in {held} of the {pairs} (regime, seed) pairs tried, in {len(regimes)} regimes. "
+            "On the same prompts, in every seed of the regime: " +
+            "; ".join(f"{what}, {', '.join(names) or 'none'}" for what, names in order.items()) + ".")
 
 
 def seed_list(text):

@@ -25,7 +25,10 @@ def test_the_criterion_is_paper_b_s_pattern_and_nothing_weaker(tmp_path):
              + rows("holds", 2, 1.0, 1.0, 1.2, -0.1))  # (1,H,H) too cheap
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
     table = search.summary(path)
-    assert "| holds | 0,1,2 | 1.05 (1.00-1.20) | 1.40 (1.20-1.40) | 2/3 | 1/3 | 1 |" in table
+    assert "| holds | 0,1,2 | 1.05 (1.00-1.20) | 1.40 (1.20-1.40) | 2/3 | 0/3 | 1/3 | 1 |" in table
+    assert search.verdict(path) == ("Paper B's criterion held in 1 of the 3 (regime, seed) pairs tried, in 1 regimes. "
+                                    "On the same prompts, in every seed of the regime: paper B's order, none; the "
+                                    "reverse, none; neither in every seed, holds.")
 
 
 def test_a_seed_gives_three_models_on_the_same_prompts_and_their_paired_difference(tmp_path, monkeypatch):
@@ -52,3 +55,24 @@ def test_the_record_ii_3_and_the_readme_show_what_the_committed_rows_say():
         assert search.summary() in text
         assert words(search.verdict()) in words(text)
     assert words(search.verdict()) in words((ROOT / "README.md").read_text())
+
+
+def test_the_reading_of_the_search_is_what_its_rows_show():
+    """The sentences II.3 and the record say of the table, each checked against the committed rows."""
+    regimes = search.by_regime()
+    linear = [r for name, r in regimes.items() if "softmax" not in name and name != "default"]
+    # "With linear attention, more examples per prompt or a larger d bring the two cuts close together (each
+    # within about 20% of the full model in every seed)"
+    assert all(ratio <= 1.25 for r in linear for ratio in r["pattern"] + r["reverse"])
+    # "at d = 8, (H, 1, 1) costs more than (1, H, H) in every seed, on the same prompts"
+    assert all(regimes["d8n16_softmax_mlp"]["reversed"])
+    # "With softmax attention and MLPs, one head in layer 1 cost nothing (the (1, H, H) column below 1)"
+    assert all(ratio < 1 for name, r in regimes.items() if "softmax" in name for ratio in r["reverse"])
+    # "(1, H, H) never cost 30% more than the full model"
+    assert all(ratio < 1.3 for r in regimes.values() for ratio in r["reverse"])
+    notebook = json.loads((ROOT / "solutions" / "part2_heads" / "03_which_heads_matter.ipynb").read_text())
+    ii_3 = words("\n".join("".join(cell["source"]) for cell in notebook["cells"]))
+    assert words("each within about 20% of the full model in every seed") in ii_3
+    assert words("with more examples per prompt, one head in each later layer costs much less") in ii_3  # vs 1.5x
+    assert words("With softmax attention and MLPs, one head in layer 1 cost nothing (the (1, H, H) column below 1), "
+                 "and at $d = 8$, (H, 1, 1) costs more than (1, H, H) in every seed, on the same prompts") in ii_3

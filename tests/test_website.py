@@ -119,6 +119,13 @@ CLAIMS = [
     ("part1_depth/01_memorization", "it gives most of its weight to one position",
      r"largest weight: mean ([\d.]+), lowest [\d.]+ \(spread evenly, every weight would be ([\d.]+)\)",
      lambda mean, even: mean > 0.5 and mean > 3 * even),
+    ("part1_depth/01_memorization", "The last token moves the most answers",
+     r"favours: (\d+)% .*\n.*least: (\d+)% .*\n.*its own\): (\d+)%", lambda favoured, least, last: last > favoured > least),
+    ("part1_depth/01_memorization", "So the most decisive position is the last one, which the attention favours in "
+     "none of the sequences", r"counted over the set: \[[\d, ]*?(\d+)\]\n(?s:.*)the most decisive position: (\d+) of "
+     r"(\d+)", lambda last_count, position, length: position == length and last_count == 0),
+    ("part1_depth/01_memorization", "changing the token the last position favours changes more answers than changing "
+     "the one it attends to least", r"favours: (\d+)% .*\n.*least: (\d+)%", lambda favoured, least: favoured > least),
     ("part1_depth/03_generalization", "most of layer 1's weight goes to earlier positions holding the *other* token",
      r"([\d.]+) of the weight on earlier copies of the same token, ([\d.]+) on the other token",
      lambda same, other: other > 0.5 and other > 3 * same),

@@ -52,6 +52,29 @@ def template_index(sequences):
     return (sequences[..., 1:] == sequences[..., :1]).long().argmax(dim=-1)
 
 
+def flip_rate(model, sequences, positions, vocab_size):
+    """Notebook I.1, exercise 1: the fraction of sequences whose predicted label changes when the token at
+    positions[b] of sequence b becomes the next token id.
+
+    Notebooks: I.1"""
+    changed = sequences.clone()
+    rows = torch.arange(len(sequences))
+    changed[rows, positions] = (changed[rows, positions] + 1) % vocab_size
+    with torch.no_grad():
+        before, after = (model(x)[:, -1].argmax(-1) for x in (sequences, changed))
+    return (before != after).float().mean().item()
+
+
+def most_decisive_position(model, sequences, vocab_size):
+    """Notebook I.1, exercise 2: (position, rate), the position whose change in every sequence changes the most
+    answers (flip_rate), and that fraction.
+
+    Notebook I.1 calls it through yours_or_course."""
+    rates = [flip_rate(model, sequences, torch.full((len(sequences),), p), vocab_size) for p in range(sequences.shape[1])]
+    best = max(range(len(rates)), key=rates.__getitem__)
+    return best, rates[best]
+
+
 def threshold_depth(accuracies, bar):
     """Notebook I.5, exercise 1: the smallest depth whose accuracy reaches `bar`, or None.
 
@@ -150,7 +173,7 @@ def yours_or_course(yours):
     answer of the same name runs instead, and one printed line says so. The exercise's own checks never use this:
     they call the student's function itself.
 
-    Notebooks: 0.1, II.1, II.3, II.4"""
+    Notebooks: 0.1, I.1, II.1, II.3, II.4"""
     course = globals().get(getattr(yours, "__name__", None))
     if not callable(course) or course is yours_or_course:
         raise ValueError(f"the course has no answer named {getattr(yours, '__name__', yours)!r}")

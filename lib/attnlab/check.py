@@ -41,7 +41,7 @@ def is_tensor(got, name="your answer"):
 def shape(got, expected, name="your answer"):
     """`got` must be a torch.Tensor of shape `expected`.
 
-    Notebooks: 0.1, I.1, II.1, II.3, II.4"""
+    Notebooks: 0.1, II.1, II.3, II.4"""
     is_tensor(got, name)
     if tuple(got.shape) != tuple(expected):
         raise CheckFailed(f"{name}: expected shape {tuple(expected)}, got shape {tuple(got.shape)}")
@@ -249,7 +249,7 @@ def replaced(namespace, **functions):
     A later exercise is checked with the course's answers to the earlier ones, so that a mistake in an
     earlier exercise costs only its own points.
 
-    Notebooks: 0.1, I.4, I.5, II.4
+    Notebooks: 0.1, I.1, I.4, I.5, II.4
     """
     missing = object()
     saved = {name: namespace.get(name, missing) for name in functions}
