@@ -137,8 +137,9 @@ def _size(code):
 
 
 def _install_audit_hook():
-    """Add this module's audit hook (once per import) and return the list it reads: while an answer runs, the
-    stack of answers running (own_work pushes its list), and an event in _ELSEWHERE_EVENTS is refused there."""
+    """Add this module's audit hook (once per import) and return the list of watches it reads: own_work pushes its
+    (inside, seen) while its block runs, and an event of _ELSEWHERE_EVENTS while an answer runs is recorded in seen
+    and refused."""
     watches = []  # [(inside, seen)] of each own_work block running now
 
     def hook(event, args):
@@ -155,11 +156,15 @@ _WATCHES = _install_audit_hook()
 
 
 def _cell_threads(answers):
-    """Threads other than this one running code from the files the answers were written in (a notebook's cells)."""
-    files = {answer.__code__.co_filename for answer in answers}
+    """Threads other than this one running code written where the answers were: IPython compiles each cell to a file
+    of its own, all in one folder per kernel, so any cell of the notebook (a student may add cells)."""
+    def where(filename):  # ipykernel: /tmp/ipykernel_<pid>/<hash>.py; a terminal's IPython: <ipython-input-...>
+        return "<ipython-input>" if filename.startswith("<ipython-input-") else os.path.dirname(filename) or filename
+
+    places = {where(answer.__code__.co_filename) for answer in answers}
     here = threading.get_ident()
     return [ident for ident, frame in sys._current_frames().items() if ident != here
-            and any(f.f_code.co_filename in files for f, _ in traceback.walk_stack(frame))]
+            and any(where(f.f_code.co_filename) in places for f, _ in traceback.walk_stack(frame))]
 
 
 @contextmanager
