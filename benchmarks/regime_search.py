@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 
 from attnlab import analysis as an
-from attnlab.heads.config import HEADS, LAYERS, TASK, TRAINING
+from attnlab.heads.config import EVAL_PROMPTS, HEADS, LAYERS, TASK, TRAINING
 from attnlab.heads.contrast import architecture_mask, train_with_heads_removed
 from attnlab.heads.run import make_model, make_task, prompts
 from attnlab.paired import paired_difference
+from attnlab.reproduce import parse_seeds
 from attnlab.train import pick_device
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "regime_search.jsonl"
@@ -50,7 +51,7 @@ REGIMES = {
 }
 
 
-def measure_seed(regime, seed, num_prompts=4000):
+def measure_seed(regime, seed, num_prompts=EVAL_PROMPTS):
     """Train FULL, PATTERN and REVERSE for one regime and seed; returns JSON rows."""
     task_kw, model_kw, make_kw, train_kw = REGIMES[regime]
     task = make_task(**task_kw)
@@ -136,17 +137,12 @@ def verdict(path=OUT):
             "; ".join(f"{what}, {', '.join(names) or 'none'}" for what, names in order.items()) + ".")
 
 
-def seed_list(text):
-    low, _, high = text.partition("-")
-    return list(range(int(low), int(high or low) + 1))
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("regime", choices=sorted(REGIMES))
-    go.add_argument("--seeds", type=seed_list, default=seed_list("0-9"))
+    go.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-9"))
     go.add_argument("--out", type=Path, default=OUT)
     show = sub.add_parser("summary", help="print the table and the verdict")
     show.add_argument("--out", type=Path, default=OUT)
