@@ -190,8 +190,31 @@ def test_the_stand_in_answers_match_torch():
     torch.testing.assert_close(answers.split_heads(x, 3)[:, 1], x[..., 4:8])
     templates = torch.tensor([[7, 7, 9, 9], [7, 9, 7, 9], [7, 9, 9, 7]])
     assert answers.template_index(templates).tolist() == [0, 1, 2]
-    assert answers.threshold_depth({3: 0.99, 1: 0.2, 2: 0.95}, 0.9) == 2
-    assert answers.threshold_depth({1: 0.2}, 0.9) is None
+    abab, even = torch.tensor([[5, 9, 5, 9, 80]]), torch.ones(5, 5).tril()
+    # Even attention on ABAB, by hand: x3 sees one A of its own and one B, x4 one B of its own and two A's.
+    same, other = answers.parse_weights((even / even.sum(1, keepdim=True))[None], abab)
+    assert abs(same - (1 / 3 + 1 / 4) / 3) < 1e-6 and abs(other - (1 / 2 + 1 / 3 + 1 / 2) / 3) < 1e-6
+
+
+def test_the_stand_in_knockouts_equal_a_model_with_the_layer_s_output_weights_zeroed():
+    import copy
+
+    from attnlab import depth
+    task = depth.make_task("icqa")
+    model = depth.make_model("icqa", 3)
+    prompts, labels = task.sample(300, torch.Generator().manual_seed(0), "test")
+    expected = []
+    for layer in range(3):  # a layer without output weights adds nothing to the residual stream: switched off
+        cut = copy.deepcopy(model)
+        torch.nn.init.zeros_(cut.blocks[layer].attn.out.weight)
+        with torch.no_grad():
+            expected.append(task.metric(cut(prompts), labels))
+    assert answers.knockout_accuracies(model, task, prompts, labels) == expected
+    assert [answers.accuracy_without(model, prompts, labels, k) for k in (1, 2, 3)] == expected
+    with torch.no_grad():
+        full = task.metric(model(prompts), labels)
+    assert answers.essential_layers(model, task, prompts, labels) == \
+        [k + 1 for k in range(3) if full - expected[k] >= (full - task.chance) / 2]
 
 
 def test_the_stand_in_copy_layer_copies_the_previous_token():

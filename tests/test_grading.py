@@ -136,8 +136,13 @@ DELEGATIONS = {
         "return out.transpose(0, 1), pattern"),
     "transformer_forward": ("attnlab.model", "Transformer", "return {f}.forward(model, tokens)"),
     "build_copy_layer": ("attnlab.answers", "copy_previous_token", "return {f}(model, layout, SHARP)"),
+    "flip_rate": ("attnlab.answers", "flip_rate", "return {f}(model, sequences, positions, vocab_size)"),
+    "most_decisive_position": ("attnlab.answers", "most_decisive_position", "return {f}(model, sequences, vocab_size)"),
+    "parse_weights": ("attnlab.answers", "parse_weights", "return {f}(pattern, prompts)"),
+    "accuracy_without": ("attnlab.answers", "accuracy_without", "return {f}(model, prompts, labels, layer)"),
     "template_index": ("attnlab.answers", "template_index", "return {f}(sequences)"),
-    "threshold_depth": ("attnlab.answers", "threshold_depth", "return {f}(accuracies, bar)"),
+    "knockout_accuracies": ("attnlab.answers", "knockout_accuracies", "return {f}(model, task, prompts, labels)"),
+    "essential_layers": ("attnlab.answers", "essential_layers", "return {f}(model, task, prompts, labels)"),
     "ridge": ("attnlab.baselines", "ridge", "return {f}(X, y, x_query, lam)"),
     "gd": ("attnlab.baselines", "correlation_gd",
                                            "return {f}(X, y, x_query, steps, step_size, 0.0)"),
@@ -202,6 +207,16 @@ DELEGATED_ORDER = list(DELEGATIONS)
 def first_function(source):
     found = re.search(r"^def (\w+)\(", source, re.M)
     return found and found[1]
+
+
+def test_every_answer_the_course_holds_is_handed_over_by_a_student_and_refused():
+    """An exercise whose answer sits in attnlab.answers under its own name can be delegated by importing it: each
+    such exercise is in DELEGATIONS, so the class below shows the delegation graded 0 (and the watch in place)."""
+    from attnlab import answers
+    exercises = {first_function(cell.source) for path in notebooks(SOLUTIONS)
+                 for cell in nbformat.read(path, 4).cells if is_answer(cell)}
+    held = {name for name in exercises if name and callable(getattr(answers, name, None))}
+    assert held and not held - set(DELEGATIONS), f"not delegated by any student: {sorted(held - set(DELEGATIONS))}"
 
 
 def in_first_notebook_only(make):

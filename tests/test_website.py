@@ -134,6 +134,12 @@ CLAIMS = [
     ("part1_depth/03_generalization", "leave every test token's exactly where it started",
      r"moved [\d.]+ on average \((\d+)% of them at all\); test tokens' at most ([\d.]+)",
      lambda share_moved, unseen: share_moved == 100 and unseen == 0),
+    ("part1_depth/03_generalization", "Without layer 1 the model is at chance",
+     r"([\d.]+)% without layer 1, ([\d.]+)% without layer 2 \(chance ([\d.]+)%; depth 1: ([\d.]+)%\)",
+     lambda without_1, without_2, chance, depth_1: abs(without_1 - chance) < 5 and chance + 5 < without_2 < depth_1),
+    ("part1_depth/05_depth_explorer", "At its threshold depth, every layer of every task's model is essential",
+     r"every layer essential: at the threshold depth in (\d) of (\d) tasks; at depth 4 in (\d) \(in_context_template\)",
+     lambda at_threshold, tasks, at_four: at_threshold == tasks == 4 and at_four == 1),
     ("part2_heads/01_sparse_regression", "with one example it is worse than ridge, from two on it is better, and at "
      "$n = d$ its risk is less than half of ridge's",
      r"(?s)ridge +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n.*lasso +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n",

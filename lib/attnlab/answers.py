@@ -69,18 +69,57 @@ def most_decisive_position(model, sequences, vocab_size):
     """Notebook I.1, exercise 2: (position, rate), the position whose change in every sequence changes the most
     answers (flip_rate), and that fraction.
 
-    Notebook I.1 calls it through yours_or_course."""
+    Notebooks: I.1"""
     rates = [flip_rate(model, sequences, torch.full((len(sequences),), p), vocab_size) for p in range(sequences.shape[1])]
     best = max(range(len(rates)), key=rates.__getitem__)
     return best, rates[best]
 
 
-def threshold_depth(accuracies, bar):
-    """Notebook I.5, exercise 1: the smallest depth whose accuracy reaches `bar`, or None.
+def parse_weights(pattern, prompts):
+    """Notebook I.3, exercise 1: (same, other), the weight of x2, x3, x4 on earlier positions holding the same token
+    and on those holding the other one, averaged over the prompts and the three positions.
+
+    Notebooks: I.3"""
+    T = prompts.shape[1]
+    earlier = torch.ones(T, T, dtype=torch.bool).tril(-1)[1:4]  # (3, T): the keys before x2, x3, x4
+    equal = prompts[:, 1:4, None] == prompts[:, None, :]  # (batch, 3, T): the key holds the query's token
+    weights = pattern[:, 1:4]
+    return (weights * (equal & earlier)).sum(-1).mean().item(), (weights * (~equal & earlier)).sum(-1).mean().item()
+
+
+def accuracy_without(model, prompts, labels, layer):
+    """Notebook I.3, exercise 2: the accuracy at the last position with every head of `layer` (counted from 1)
+    switched off.
+
+    Notebooks: I.3, I.5"""
+    mask = torch.ones(model.cfg.depth, model.cfg.heads)
+    mask[layer - 1] = 0.0
+    with torch.no_grad():
+        return (model(prompts, head_mask=mask)[:, -1].argmax(-1) == labels).float().mean().item()
+
+
+def knockout_accuracies(model, task, prompts, labels):
+    """Notebook I.5, exercise 1: the accuracy with each layer's heads switched off in turn, one float per layer.
 
     Notebooks: I.5"""
-    reached = [depth for depth in sorted(accuracies) if accuracies[depth] >= bar]
-    return reached[0] if reached else None
+    accuracies = []
+    for layer in range(model.cfg.depth):
+        mask = torch.ones(model.cfg.depth, model.cfg.heads)
+        mask[layer] = 0.0
+        with torch.no_grad():
+            accuracies.append(task.metric(model(prompts, head_mask=mask), labels))
+    return accuracies
+
+
+def essential_layers(model, task, prompts, labels):
+    """Notebook I.5, exercise 2: the layers (from 1) whose knockout loses at least half the accuracy above chance.
+
+    Notebooks: I.5"""
+    with torch.no_grad():
+        full = task.metric(model(prompts), labels)
+    bar = full - (full - task.chance) / 2  # at or below it without the layer: the layer is essential
+    return [layer for layer, without in enumerate(knockout_accuracies(model, task, prompts, labels), start=1)
+            if without <= bar]
 
 
 def copy_previous_token(model, layout, sharp):
@@ -173,7 +212,7 @@ def yours_or_course(yours):
     answer of the same name runs instead, and one printed line says so. The exercise's own checks never use this:
     they call the student's function itself.
 
-    Notebooks: 0.1, I.1, II.1, II.3, II.4"""
+    Notebooks: 0.1, I.1, I.3, I.5, II.1, II.3, II.4"""
     course = globals().get(getattr(yours, "__name__", None))
     if not callable(course) or course is yours_or_course:
         raise ValueError(f"the course has no answer named {getattr(yours, '__name__', yours)!r}")

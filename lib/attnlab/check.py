@@ -50,7 +50,7 @@ def shape(got, expected, name="your answer"):
 def close(got, expected, name="your answer", atol=1e-5, rtol=1e-4):
     """`got` must match the tensor `expected` in shape and, within tolerance, in every entry.
 
-    Notebooks: 0.1, I.1, I.2, I.3, I.4, II.1, II.2, II.3, II.4, II.5"""
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2, II.3, II.4, II.5"""
     shape(got, expected.shape, name)
     got, expected = got.detach().double(), expected.detach().double()
     if not torch.allclose(got, expected, atol=atol, rtol=rtol):
@@ -179,7 +179,7 @@ def own_work(*answers, forbidden):
     hook sees one thread: an answer may not start a thread or a process, or run while a thread of the notebook's
     own code is running.
 
-    Notebooks: 0.1, I.2, I.4, I.5, II.1, II.2, II.3, II.4, II.5
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2, II.3, II.4, II.5
     """
     codes = {_code(f): _name(f) for f in forbidden if _code(f) is not None}
     copies = {_fingerprint(code): name for code, name in codes.items() if _size(code) >= _MIN_COPY}

@@ -151,7 +151,7 @@ def pretrained_run(task_name, depth, **task_overrides):
     """The zoo's model for (task, depth), hash-checked, as a `Run` (live=False); with task_overrides, the zoo's
     model trained with them (only NO_SCAFFOLD for in-context template matching at depth 3 is stored).
 
-    Notebooks: I.1, I.2, I.3, I.4"""
+    Notebooks: I.1, I.2, I.3, I.4, I.5"""
     check_task_name(task_name)
     model, metadata = zoo.load(zoo_name(task_name, depth, **task_overrides))
     return Run(task_name, depth, metadata["seed"], model, History(**metadata["history"]),
