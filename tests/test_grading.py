@@ -147,8 +147,8 @@ DELEGATIONS = {
     "gd": ("attnlab.baselines", "correlation_gd",
                                            "return {f}(X, y, x_query, steps, step_size, 0.0)"),
     "gd_step_head": ("attnlab.answers", "gd_step_head", "return {f}(d, eta)"),
-    "risk_after": (
-        "attnlab.analysis", "risk_by_n", "return {f}(model, task, prompts)"),
+    "additivity_gap": ("attnlab.answers", "additivity_gap", "return {f}(predict, prompts)"),
+    "shrinkage_ratio": ("attnlab.answers", "shrinkage_ratio", "return {f}(predict, prompts, c)"),
     "head_importance": (
         "attnlab.analysis", "head_importance", "return {f}(model, task, prompts, n_values)"),
     "pruned_mask": ("attnlab.analysis", "pruning_mask",

@@ -84,9 +84,7 @@ def errors_by_n(model, task, prompts, head_mask=None):
 
 
 def risk_by_n(model, task, prompts, head_mask=None):
-    """(n + 1,) excess risk after k = 0, 1, ..., n examples.
-
-    Notebooks: II.2"""
+    """(n + 1,) excess risk after k = 0, 1, ..., n examples."""
     return errors_by_n(model, task, prompts, head_mask).mean(0)
 
 

@@ -5,6 +5,7 @@ mistake in exercise 1 costs exercise 1's points only. A demo cell that uses an e
 `yours_or_course`, so a student stuck on an exercise still runs the rest of the notebook. Each is forbidden in its
 own exercise (`check.own_work`): the ones that are a library function's job are that function, or call it.
 """
+import dataclasses
 import functools
 import math
 
@@ -180,6 +181,27 @@ def gd_step_head(d, eta):
     return W_Q, W_K, W_V
 
 
+def additivity_gap(predict, prompts):
+    """Notebook II.2, exercise 1: how far `predict` is from additive in the labels, on the same inputs: mean |f(y + y')
+    - f(y) - f(y')| / mean |f(y + y')|, with y' each prompt's predecessor's labels.
+
+    Notebooks: II.2"""
+    shifted = prompts.y.roll(1, dims=0)
+    parts = predict(prompts) + predict(dataclasses.replace(prompts, y=shifted))
+    whole = predict(dataclasses.replace(prompts, y=prompts.y + shifted))
+    return ((whole - parts).abs().mean() / whole.abs().mean()).item()
+
+
+def shrinkage_ratio(predict, prompts, c):
+    """Notebook II.2, exercise 3: the least-squares slope of f(c y) against c f(y) over the batch, 1 for a predictor
+    linear in the labels.
+
+    Notebooks: II.2"""
+    original = predict(prompts)
+    scaled = predict(dataclasses.replace(prompts, y=prompts.y * c))
+    return (torch.dot(scaled, original) / torch.dot(original, original) / c).item()
+
+
 def head_importance(model, task, prompts, n_values):
     """Notebook II.3, exercise 1: (layers, heads) the rise in mean risk when that head alone is masked.
 
@@ -212,7 +234,7 @@ def yours_or_course(yours):
     answer of the same name runs instead, and one printed line says so. The exercise's own checks never use this:
     they call the student's function itself.
 
-    Notebooks: 0.1, I.1, I.3, I.5, II.1, II.3, II.4"""
+    Notebooks: 0.1, I.1, I.3, I.5, II.1, II.2, II.3, II.4"""
     course = globals().get(getattr(yours, "__name__", None))
     if not callable(course) or course is yours_or_course:
         raise ValueError(f"the course has no answer named {getattr(yours, '__name__', yours)!r}")

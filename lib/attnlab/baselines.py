@@ -192,7 +192,9 @@ METHODS = {"ridge": ridge, "gd": gd, "lasso": lasso, "oracle": oracle, "preproce
 
 
 def predict(method, prompts, **params):
-    """Run a method by name on `Prompts`; params are its hyperparameters (steps for gd and preprocess_gd)."""
+    """Run a method by name on `Prompts`; params are its hyperparameters (steps for gd and preprocess_gd).
+
+    Notebooks: II.2"""
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     P = prompts
@@ -214,7 +216,9 @@ def tune(method, prompts, grid=None, **fixed):
     fixed: parameters not tuned, such as steps=k for gd and preprocess_gd.
 
     Notebooks: II.4
-    """
+    
+
+    Notebooks: II.2, II.4"""
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     grid = GRIDS[method] if grid is None else grid

@@ -32,7 +32,7 @@ PLAIN_CELL_MAGICS = ("%%time", "%%capture")
 BLOCKS = ("body", "orelse", "finalbody")
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# An answer may fill in a dict, list or set it built itself (best_heads = {} and a loop): these build one...
+# An answer may fill in a dict, list or set it built itself (results = {} and a loop): these build one...
 CONTAINER_DISPLAYS = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
 CONTAINER_TYPES = {"dict", "list", "set"}
 # ...and these methods change one in place: allowed on the answer's own containers, never on another object

@@ -197,9 +197,7 @@ def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
 # --- The zoo: the pretrained models behind the notebooks and the heads explorer -----------------------------------
 
 def zoo_name(layers, heads, attention="linear"):
-    """The zoo's name of the model of this shape, e.g. heads/L3_H8 or heads/L3_H8_softmax.
-
-    Notebooks: II.2"""
+    """The zoo's name of the model of this shape, e.g. heads/L3_H8 or heads/L3_H8_softmax."""
     return f"heads/L{layers}_H{heads}" + ("" if attention == "linear" else f"_{attention}")
 
 
