@@ -196,6 +196,22 @@ def test_the_stand_in_answers_match_torch():
     assert abs(same - (1 / 3 + 1 / 4) / 3) < 1e-6 and abs(other - (1 / 2 + 1 / 3 + 1 / 2) / 3) < 1e-6
 
 
+def test_the_stand_in_renaming_and_first_example_rule_agree_with_a_reading_by_hand():
+    from attnlab import depth
+    task = depth.make_task("in_context_template")
+    prompts, _ = task.sample(200, torch.Generator().manual_seed(0), "test")
+    by_hand = []
+    for prompt in prompts.tolist():  # where each sequence's first token repeats (1, 2, 3) names its template
+        first, query = prompt[:4].index(prompt[0], 1), prompt[-4:].index(prompt[-4], 1)
+        by_hand.append(prompt[4] - task.label_offset if first == query else query - 1)
+    assert answers.first_example_rule(task, prompts).tolist() == by_hand
+
+    def first_label(x):  # follows any renaming of the labels; a constant answer follows none
+        return torch.nn.functional.one_hot(x[:, 4] - task.label_offset, 3).float()[:, None].expand(-1, x.shape[1], -1)
+    assert answers.follows_renaming(first_label, task, prompts) == 1.0
+    assert answers.follows_renaming(lambda x: torch.ones(len(x), x.shape[1], 3), task, prompts) == 0.0
+
+
 def test_the_stand_in_knockouts_equal_a_model_with_the_layer_s_output_weights_zeroed():
     import copy
 

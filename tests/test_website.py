@@ -126,6 +126,14 @@ CLAIMS = [
      r"(\d+)", lambda last_count, position, length: position == length and last_count == 0),
     ("part1_depth/01_memorization", "changing the token the last position favours changes more answers than changing "
      "the one it attends to least", r"favours: (\d+)% .*\n.*least: (\d+)%", lambda favoured, least: favoured > least),
+    ("part1_depth/02_reasoning", "One layer does not look at the query's question at all: nearly all its weight goes to "
+     "the answers, spread about evenly, so the right one gets about one part in four",
+     r"depth 1, its last layer: ([\d.]+) of the last position's weight on the questions, ([\d.]+) on the answers, "
+     r"([\d.]+) on the right answer \(chance: ([\d.]+)\)",
+     lambda questions, answers, right, chance: questions < 0.05 and answers > 0.9 and abs(right - chance) < 0.05),
+    ("part1_depth/02_reasoning", "Two layers put nearly all their last layer's weight on the right answer",
+     r"depth 2, its last layer: [\d.]+ of the last position's weight on the questions, [\d.]+ on the answers, "
+     r"([\d.]+) on the right answer", lambda right: right > 0.95),
     ("part1_depth/03_generalization", "most of layer 1's weight goes to earlier positions holding the *other* token",
      r"([\d.]+) of the weight on earlier copies of the same token, ([\d.]+) on the other token",
      lambda same, other: other > 0.5 and other > 3 * same),
@@ -140,6 +148,12 @@ CLAIMS = [
     ("part1_depth/05_depth_explorer", "At its threshold depth, every layer of every task's model is essential",
      r"every layer essential: at the threshold depth in (\d) of (\d) tasks; at depth 4 in (\d) \(in_context_template\)",
      lambda at_threshold, tasks, at_four: at_threshold == tasks == 4 and at_four == 1),
+    ("part1_depth/04_contextual_generalization", "Depth 1 never follows the renaming",
+     r"depth 1: the answer follows the renamed labels on (\d+)%(?s:.*)depth 2: the answer follows the renamed labels on "
+     r"(\d+)%(?s:.*)depth 3: the answer follows the renamed labels on (\d+)%(?s:.*)depth 4: the answer follows the "
+     r"renamed labels on (\d+)%", lambda one, two, three, four: one <= 2 and 25 <= two <= 45 and min(three, four) >= 90),
+    ("part1_depth/04_contextual_generalization", "That is depth 2's partial solution: it answers exactly as the rule does",
+     r"depth 2 answers as the rule does on ([\d.]+)% of test prompts", lambda agreement: agreement >= 99),
     ("part2_heads/01_sparse_regression", "with one example it is worse than ridge, from two on it is better, and at "
      "$n = d$ its risk is less than half of ridge's",
      r"(?s)ridge +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n.*lasso +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n",

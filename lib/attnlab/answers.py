@@ -47,10 +47,31 @@ def merge_heads(x):
 
 
 def template_index(sequences):
-    """Notebook I.4, exercise 1: (..., 4) filled templates -> 0 for AABB, 1 for ABAB, 2 for ABBA.
+    """(..., 4) filled templates -> 0 for AABB, 1 for ABAB, 2 for ABBA: where the first token repeats, less one.
 
     Notebooks: I.4"""
     return (sequences[..., 1:] == sequences[..., :1]).long().argmax(dim=-1)
+
+
+def follows_renaming(model, task, prompts):
+    """Notebook I.4, exercise 1: the fraction of in-context template prompts whose answer moves from a to (a + 1) % 3
+    when every label token in the prompt is renamed the same way.
+
+    Notebooks: I.4"""
+    offset = task.label_offset
+    renamed = torch.where(prompts >= offset, (prompts - offset + 1) % 3 + offset, prompts)
+    with torch.no_grad():
+        original, moved = model(prompts)[:, -1].argmax(-1), model(renamed)[:, -1].argmax(-1)
+    return (moved == (original + 1) % 3).float().mean().item()
+
+
+def first_example_rule(task, prompts):
+    """Notebook I.4, exercise 2: depth 2's shortcut; the first example's label when it fills the query's template,
+    the query's template (the fixed map) otherwise.
+
+    Notebooks: I.4"""
+    first, query = template_index(prompts[:, :4]), template_index(prompts[:, -4:])
+    return torch.where(first == query, prompts[:, 4] - task.label_offset, query)
 
 
 def flip_rate(model, sequences, positions, vocab_size):
@@ -121,6 +142,15 @@ def essential_layers(model, task, prompts, labels):
     bar = full - (full - task.chance) / 2  # at or below it without the layer: the layer is essential
     return [layer for layer, without in enumerate(knockout_accuracies(model, task, prompts, labels), start=1)
             if without <= bar]
+
+
+def weight_by_role(pattern):
+    """Notebook I.2, exercise 1: (on_questions, on_answers), the last position's total weight on the even and on the
+    odd positions before it, averaged over the batch.
+
+    Notebooks: I.2"""
+    before_query = pattern[:, -1, :-1]
+    return tuple(before_query[:, role::2].sum(-1).mean().item() for role in (0, 1))
 
 
 def copy_previous_token(model, layout, sharp):
@@ -234,7 +264,7 @@ def yours_or_course(yours):
     answer of the same name runs instead, and one printed line says so. The exercise's own checks never use this:
     they call the student's function itself.
 
-    Notebooks: 0.1, I.1, I.3, I.5, II.1, II.2, II.3, II.4"""
+    Notebooks: 0.1, I.1, I.2, I.3, I.4, I.5, II.1, II.2, II.3, II.4"""
     course = globals().get(getattr(yours, "__name__", None))
     if not callable(course) or course is yours_or_course:
         raise ValueError(f"the course has no answer named {getattr(yours, '__name__', yours)!r}")

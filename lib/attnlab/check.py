@@ -254,7 +254,7 @@ def replaced(namespace, **functions):
     A later exercise is checked with the course's answers to the earlier ones, so that a mistake in an
     earlier exercise costs only its own points.
 
-    Notebooks: 0.1, I.1, I.4, I.5, II.4
+    Notebooks: 0.1, I.1, I.5, II.4
     """
     missing = object()
     saved = {name: namespace.get(name, missing) for name in functions}
