@@ -212,6 +212,20 @@ def test_the_stand_in_renaming_and_first_example_rule_agree_with_a_reading_by_ha
     assert answers.follows_renaming(lambda x: torch.ones(len(x), x.shape[1], 3), task, prompts) == 0.0
 
 
+def test_the_stand_in_label_probes_are_exact_on_predictors_of_known_form():
+    from attnlab import baselines
+    from attnlab.tasks.regression import sample_prompts
+    p = sample_prompts(300, d=4, s=1, n=4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ridge = lambda q: baselines.ridge(q.X, q.y, q.x_query, 0.1)  # noqa: E731  linear in the labels
+    squares = lambda q: (q.y ** 2).sum(1)  # noqa: E731  f(y + y') - f(y) - f(y') = 2 <y, y'>
+    assert answers.additivity_gap(ridge, p) < 1e-12
+    rolled = p.y.roll(1, dims=0)
+    expected = (2 * (p.y * rolled).sum(1)).abs().mean() / ((p.y + rolled) ** 2).sum(1).mean()
+    assert abs(answers.additivity_gap(squares, p) - expected.item()) < 1e-12
+    assert abs(answers.shrinkage_ratio(ridge, p, 0.1) - 1) < 1e-12
+    assert abs(answers.shrinkage_ratio(lambda q: (q.y ** 3).sum(1), p, 0.5) - 0.25) < 1e-12  # c ** 3 / c
+
+
 def test_the_stand_in_knockouts_equal_a_model_with_the_layer_s_output_weights_zeroed():
     import copy
 

@@ -49,3 +49,19 @@ def test_the_course_ends_with_capstone_projects_that_start_from_the_library():
         assert names, f"no starting point in the library: {project[:60]}"
         for module, name in names:  # every starting point a project names exists
             assert hasattr(importlib.import_module(f"attnlab.{module}"), name), f"{module}.{name}"
+
+
+COMMAND = re.compile(r"python -m |python benchmarks/|`results/")
+
+
+@pytest.mark.parametrize("path", sorted(SOLUTIONS.glob("*/*.ipynb")), ids=lambda p: p.name)
+def test_commands_and_result_files_stay_in_a_run_it_yourself_box(path):
+    """Teaching prose reads without bookkeeping: a command or a results file sits in a quoted box headed
+    **Run it yourself.**, under the text it backs. Capstone projects, which a student starts from the repository,
+    may name them."""
+    for text in markdown(path):
+        if text.startswith("## Capstone projects"):
+            continue
+        for paragraph in text.split("\n\n"):
+            if COMMAND.search(paragraph):
+                assert paragraph.startswith("> **Run it yourself.**"), f"{path.name}: {paragraph[:160]!r}"
