@@ -55,8 +55,6 @@ def predict_by_n(model, task, prompts, head_mask=None):
 
     Separate layout: one pass; the prediction at the k-th x token is for x_{k+1} (the query when k = n).
     Joint layout: one pass per k, on the first k examples and the query.
-
-    Notebooks: II.2
     """
     _check(model, task, prompts)
     was_training = model.training
