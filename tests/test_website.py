@@ -115,6 +115,10 @@ def test_long_code_lines_wrap_on_every_page(site):
 # Sentences of the notebooks that state what a measurement shows, each with the printed line it rests on: (notebook,
 # the sentence, a pattern over the notebook's printed output whose groups are the numbers, the condition on them
 # that the sentence asserts). The site's pages hold a run's outputs, so a sentence cannot drift from its number.
+# What Part I's notebooks print of their depth sweep, and of which answers follow the fixed map (I.4).
+SWEEP = r"\s*".join(rf"depth {d}: test accuracy ([\d.]+)%" for d in range(1, 5))
+FIXED_MAP = r"\s*".join(rf"depth {d}: answers with the fixed map on (\d+)% of test prompts, right on (\d+)%"
+                        for d in range(1, 5))
 CLAIMS = [
     ("part1_depth/01_memorization", "it gives most of its weight to one position",
      r"largest weight: mean ([\d.]+), lowest [\d.]+ \(spread evenly, every weight would be ([\d.]+)\)",
@@ -134,6 +138,30 @@ CLAIMS = [
     ("part1_depth/02_reasoning", "Two layers put nearly all their last layer's weight on the right answer",
      r"depth 2, its last layer: [\d.]+ of the last position's weight on the questions, [\d.]+ on the answers, "
      r"([\d.]+) on the right answer", lambda right: right > 0.95),
+    ("part1_depth/01_memorization", "Every depth stores the set, one layer included", SWEEP,
+     lambda *accuracies: min(accuracies) >= 99),
+    ("part1_depth/02_reasoning", "One layer stays near chance; two layers and more answer almost every prompt",
+     r"chance: (\d+)%(?s:.*)" + SWEEP, lambda chance, one, *deeper: one <= chance + 10 and min(deeper) >= 95),
+    ("part1_depth/03_generalization", "Both sit well above chance and far below two layers: one layer found a partial "
+     "rule, and a rule that hardly depends on which tokens fill the template",
+     r"depth 2: test accuracy ([\d.]+)%(?s:.*)depth 1: ([\d.]+)% on training tokens, ([\d.]+)% on unseen tokens "
+     r"\(chance ([\d.]+)%\)", lambda two, seen, unseen, chance:
+     min(seen, unseen) > chance + 15 and max(seen, unseen) < two - 25 and abs(seen - unseen) < 10),
+    ("part1_depth/04_contextual_generalization", "Depth 1 answers with the fixed map on every test prompt",
+     FIXED_MAP, lambda fixed_1, right_1, fixed_2, right_2, fixed_3, right_3, fixed_4, right_4:
+     fixed_1 == 100 and abs(right_1 - 100 / 3) < 5),
+    ("part1_depth/04_contextual_generalization", "The deep ones follow the fixed map only as often as a prompt's map "
+     "agrees with it by chance", FIXED_MAP, lambda f1, r1, f2, r2, fixed_3, r3, fixed_4, r4: max(fixed_3, fixed_4) < 45),
+    ("part1_depth/04_contextual_generalization", "Depth 2 is in between: it follows the fixed map on most prompts, and "
+     "yet it is right well above chance", FIXED_MAP, lambda f1, r1, fixed_2, right_2, f3, r3, f4, r4:
+     fixed_2 > 50 and right_2 > 100 / 3 + 10),
+    ("part1_depth/04_contextual_generalization", "The answer follows the summaries read at the other positions, the "
+     "matched examples' ends, far more often than the query's own",
+     r"patched at every position but the query: follows the renamed labels (\d+)%\s*"
+     r"patched at the query only: +follows the renamed labels (\d+)%", lambda elsewhere, own: elsewhere > 3 * own),
+    *[(f"part1_depth/{notebook}", "the two agree to within a point or so",
+       r"test accuracy ([\d.]+)%; the zoo's model: ([\d.]+)%", lambda live, zoo: abs(live - zoo) <= 2)
+      for notebook in ("01_memorization", "02_reasoning", "03_generalization", "04_contextual_generalization")],
     ("part1_depth/03_generalization", "most of layer 1's weight goes to earlier positions holding the *other* token",
      r"([\d.]+) of the weight on earlier copies of the same token, ([\d.]+) on the other token",
      lambda same, other: other > 0.5 and other > 3 * same),
