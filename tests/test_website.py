@@ -186,6 +186,12 @@ CLAIMS = [
      "$n = d$ its risk is less than half of ridge's",
      r"(?s)ridge +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n.*lasso +[\d.]+ ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)\n",
      lambda r1, r2, r3, r4, l1, l2, l3, l4: l1 > r1 and l2 < r2 and l3 < r3 and l4 < r4 / 2),
+    ("part2_heads/01_sparse_regression", "with few steps it cannot fit much, so it trails ridge as $n$ grows",
+     r"(?m)^ridge +(?:[\d.]+ ){3}([\d.]+) ([\d.]+)\ngd +(?:[\d.]+ ){3}([\d.]+) ([\d.]+)$",
+     lambda ridge_3, ridge_4, gd_3, gd_4: gd_3 > ridge_3 and gd_4 > ridge_4),
+    ("part2_heads/01_sparse_regression", "trails the library's further from two examples on",
+     r"(?m)^gd +[\d.]+ [\d.]+ ([\d.]+) ([\d.]+) ([\d.]+)$(?s:.*)^your gd +[\d.]+ [\d.]+ ([\d.]+) ([\d.]+) ([\d.]+)$",
+     lambda gd_2, gd_3, gd_4, yours_2, yours_3, yours_4: yours_2 > gd_2 and yours_3 > gd_3 and yours_4 > gd_4),
     ("part2_heads/01_sparse_regression", "It is still far above the oracle",
      r"(?s)lasso +(?:[\d.]+ ){4}([\d.]+)\noracle +(?:[\d.]+ ){4}([\d.]+)", lambda lasso, oracle: lasso > 3 * oracle),
     ("part2_heads/02_training_and_heads_explorer", "averaged over $n = s \\dots d$, with each difference's 95% "
@@ -215,6 +221,9 @@ CLAIMS = [
      r"zero-ablation, [^\n]*layer 1 \+([\d.]+), layer 2 \+([\d.]+), layer 3 \+([\d.]+)\n"
      r"mean-ablation, [^\n]*layer 1 \+([\d.]+), layer 2 \+([\d.]+), layer 3 \+([\d.]+)",
      lambda z1, z2, z3, m1, m2, m3: z3 > max(z1, z2) and m3 > max(m1, m2)),
+    ("part2_heads/05_construction_in_weights", "In double precision it agrees with the plain algorithm to rounding error",
+     r"largest distance from correlation_gd, n = 0\.\.\d+, \d+ steps, random lr and beta: ([\d.e+-]+)",
+     lambda distance: distance < 1e-10),
     ("part2_heads/05_construction_in_weights", "Dividing pays against gradient descent with the same steps, and by a "
      "wide margin against the construction that cannot divide. Against ridge it is close",
      r"(?s)2 steps.*minus gd +([+-][\d.]+) \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)\n"
