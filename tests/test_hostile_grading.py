@@ -450,6 +450,19 @@ def test_without_a_sandbox_grading_says_so_once_and_goes_on(monkeypatch, caplog)
                         "installed"]
 
 
+def test_where_the_sandbox_is_required_grading_without_it_is_refused(monkeypatch):
+    """A hub sets require_sandbox: there, no kernel ever runs with the grader's rights."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    sandbox.problem.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=r"grading refused: .*\(bubblewrap \(bwrap\) is not installed\)"):
+            preprocessors.SandboxedExecute(require_sandbox=True)
+    finally:
+        sandbox.problem.cache_clear()
+    hub_config = (Path(grading.__file__).parents[3] / "hub" / "formgrader" / "nbgrader_config.py").read_text()
+    assert "c.SandboxedExecute.require_sandbox = True" in hub_config
+
+
 def test_the_kernel_never_sees_a_folder_that_holds_its_notebook(tmp_path, monkeypatch):
     """A PYTHONPATH of the course root (or above) would show the kernel the solutions and the gradebook."""
     course = tmp_path / "course"

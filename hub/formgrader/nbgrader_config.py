@@ -20,3 +20,5 @@ c.OwnerVerifiedCollect.owner_template = os.environ.get("ATTNLAB_STUDENT_UNIX_USE
 # The course's late policy: a late notebook loses this fraction of its score per day, each day begun.
 c.AssignLatePenalties.plugin_class = "attnlab_nbgrader.LatePenalty"
 c.LatePenalty.per_day = 0.1
+# On a hub the grader's rights reach every student's work: grade in the sandbox or not at all.
+c.SandboxedExecute.require_sandbox = True

@@ -13,6 +13,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.preprocessors import SaveAutoGrades as NbgraderSaveAutoGrades
 from nbgrader.utils import determine_grade, is_grade, is_solution
+from traitlets import Bool
 
 from . import clean_room, sandbox
 
@@ -22,13 +23,21 @@ LISTED = 5  # left-out statements named in a reason; the review list and the log
 
 class SandboxedExecute(Execute):
     """nbgrader's Execute, its kernels started in the sandbox. Where the machine cannot sandbox (no bwrap, no user
-    namespaces), it says so once and runs kernels as nbgrader does, with the grader's rights."""
+    namespaces), it says so once and runs kernels as nbgrader does, with the grader's rights; or, with
+    `require_sandbox` (a hub, where the grader's rights reach every student's work), refuses to grade at all."""
+
+    require_sandbox = Bool(False, config=True, help="Refuse to grade where student code cannot run in the sandbox, "
+                                                    "instead of warning and running it with the grader's rights")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         why = sandbox.problem()
         if why is None:
             self.kernel_manager_class = sandbox.SandboxKernelManager
+        elif self.require_sandbox:
+            raise RuntimeError(f"grading refused: student code cannot run in the sandbox here ({why}), and "
+                               "SandboxedExecute.require_sandbox is set. Install bubblewrap and allow user namespaces "
+                               "(see the README's instructor guide), or grade on a machine that has them.")
         elif why not in _said:
             _said.add(why)
             self.log.warning("Student code runs WITHOUT a sandbox, with the grader's rights: %s", why)
