@@ -28,3 +28,12 @@ def pytest_collection_modifyitems(config, items):
     order = {name: rank for rank, name in enumerate(SLOW_FILES)}
     # A stable sort keeps each file's tests together and in their own order (nbval needs a notebook's cells in order).
     items.sort(key=lambda item: order.get(item.path.name, len(order)))
+
+
+@pytest.fixture(autouse=True)
+def no_figure_outlives_its_test():
+    """A figure a test leaves open would fail a later test that checks the course closes its own (test_widgets),
+    but only when the two share a worker: close them all after every test, so that order never matters."""
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
