@@ -31,7 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from attnlab import grading
 from attnlab.grading import clean_room, preprocessors, review, sandbox
 from attnlab.grading.kernel_launcher import python_paths
-from course import SOLUTIONS, is_test, nbgrader, nbgrader_meta, notebooks, scratch_course, start_nbgrader
+from course import ROOT, SOLUTIONS, is_test, nbgrader, nbgrader_meta, notebooks, scratch_course, start_nbgrader
 from test_grading import is_answer
 
 ASSIGNMENT, NOTEBOOK = "part0_foundations", "01_attention_from_scratch"
@@ -434,32 +434,31 @@ def test_the_review_list_flags_every_attack_and_no_honest_work(graded, tmp_path,
     assert "Review: 13 submissions have code a person should look at" in capsys.readouterr().out
 
 
-def test_without_a_sandbox_grading_says_so_once_and_goes_on(monkeypatch, caplog):
+@pytest.fixture
+def no_bubblewrap(monkeypatch):
+    """A machine without bwrap: the sandbox's check asked afresh, and forgotten again after the test."""
     monkeypatch.setenv("PATH", "/nonexistent")
     sandbox.problem.cache_clear()
-    try:
-        assert sandbox.problem() == "bubblewrap (bwrap) is not installed"
-        monkeypatch.setattr(preprocessors, "_said", set())
-        with caplog.at_level("WARNING"):
-            executes = [preprocessors.SandboxedExecute() for _ in range(2)]
-    finally:
-        sandbox.problem.cache_clear()
+    yield
+    sandbox.problem.cache_clear()
+
+
+def test_without_a_sandbox_grading_says_so_once_and_goes_on(no_bubblewrap, monkeypatch, caplog):
+    assert sandbox.problem() == "bubblewrap (bwrap) is not installed"
+    monkeypatch.setattr(preprocessors, "_said", set())
+    with caplog.at_level("WARNING"):
+        executes = [preprocessors.SandboxedExecute() for _ in range(2)]
     assert all(e.kernel_manager_class is AsyncKernelManager for e in executes)  # nbgrader's own
     warnings = [r.getMessage() for r in caplog.records if "WITHOUT a sandbox" in r.getMessage()]
     assert warnings == ["Student code runs WITHOUT a sandbox, with the grader's rights: bubblewrap (bwrap) is not "
                         "installed"]
 
 
-def test_where_the_sandbox_is_required_grading_without_it_is_refused(monkeypatch):
+def test_where_the_sandbox_is_required_grading_without_it_is_refused(no_bubblewrap):
     """A hub sets require_sandbox: there, no kernel ever runs with the grader's rights."""
-    monkeypatch.setenv("PATH", "/nonexistent")
-    sandbox.problem.cache_clear()
-    try:
-        with pytest.raises(RuntimeError, match=r"grading refused: .*\(bubblewrap \(bwrap\) is not installed\)"):
-            preprocessors.SandboxedExecute(require_sandbox=True)
-    finally:
-        sandbox.problem.cache_clear()
-    hub_config = (Path(grading.__file__).parents[3] / "hub" / "formgrader" / "nbgrader_config.py").read_text()
+    with pytest.raises(RuntimeError, match=r"grading refused: .*\(bubblewrap \(bwrap\) is not installed\)"):
+        preprocessors.SandboxedExecute(require_sandbox=True)
+    hub_config = (ROOT / "hub" / "formgrader" / "nbgrader_config.py").read_text()
     assert "c.SandboxedExecute.require_sandbox = True" in hub_config
 
 

@@ -215,10 +215,8 @@ def tune(method, prompts, grid=None, **fixed):
 
     fixed: parameters not tuned, such as steps=k for gd and preprocess_gd.
 
-    Notebooks: II.4
-    
-
-    Notebooks: II.2, II.4"""
+    Notebooks: II.2, II.4
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     grid = GRIDS[method] if grid is None else grid
