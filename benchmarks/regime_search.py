@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from attnlab import analysis as an
-from attnlab.heads.config import EVAL_PROMPTS, HEADS, LAYERS, TASK, TRAINING
+from attnlab.heads.config import ARCHITECTURES, ENOUGH, EVAL_PROMPTS, HEADS, LAYERS, NEEDED, TASK, TRAINING
 from attnlab.heads.contrast import architecture_mask, train_with_heads_removed
 from attnlab.heads.run import make_model, make_task, prompts
 from attnlab.paired import paired_difference
@@ -30,7 +30,7 @@ from attnlab.reproduce import parse_seeds
 from attnlab.train import pick_device
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "regime_search.jsonl"
-FULL, PATTERN, REVERSE = (HEADS,) * LAYERS, (HEADS,) + (1,) * (LAYERS - 1), (1,) + (HEADS,) * (LAYERS - 1)
+FULL, PATTERN, REVERSE = ARCHITECTURES[:3]  # (H, H, H), (H, 1, 1), (1, H, H)
 SOFTMAX_MLP = dict(attention="softmax", mlp=True)  # GPT-2-like blocks, as in paper B's experiments
 SEPARATE = dict(layout="separate", queries=1, train_on="noisy")  # one token per x and per y (Garg et al.)
 
@@ -105,7 +105,7 @@ def by_regime(path=OUT):
         out[regime] = dict(seeds=seeds, pattern=pattern, reverse=reverse,
                            paired=[r["ci"][0] > 0 for r in mine if "paired" in r and r["seed"] in seeds],
                            reversed=[r["ci"][1] < 0 for r in mine if "paired" in r and r["seed"] in seeds],
-                           holds=[p <= 1.1 and r >= 1.3 for p, r in zip(pattern, reverse)],
+                           holds=[p <= ENOUGH and r >= NEEDED for p, r in zip(pattern, reverse)],
                            seconds=[r["seconds"] for r in mine if "paired" not in r])
     return out
 

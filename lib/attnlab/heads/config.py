@@ -35,6 +35,9 @@ ARCHITECTURES = ((HEADS,) * LAYERS, (HEADS,) + (1,) * (LAYERS - 1), (1,) + (HEAD
 # The pruned default model (the top head of each later layer kept) trained a little more with its heads still
 # removed: does the risk come back? A third of TRAINING's lr, as it starts from a trained model, not from scratch.
 FINE_TUNE = dict(steps=2000, lr=1e-3)
+# Paper B's head pattern as the course tests it: where the pattern says one head is enough, the risk stays within
+# 10% of the full model's (ratio <= ENOUGH); where it says every head is needed, it rises by 30% or more (>= NEEDED).
+ENOUGH, NEEDED = 1.1, 1.3
 
 # --- Measuring ------------------------------------------------------------------------------------------------
 GD_STEPS = 10  # k for the gd and preprocess_gd baselines

@@ -12,7 +12,8 @@ import torch
 
 from .. import analysis as an
 from .. import plots
-from .config import ARCHITECTURES, CONTRAST, GD_STEPS, HEADS, LAYERS, MODEL, claim_range, underdetermined_range
+from .config import (ARCHITECTURES, CONTRAST, ENOUGH, GD_STEPS, HEADS, LAYERS, MODEL, NEEDED, claim_range,
+                     underdetermined_range)
 from .construction_study import print_construction
 from .contrast import architecture_label
 from .run import make_task
@@ -55,10 +56,10 @@ def mechanism_claims(shares, pruning, probes):
                             tops[0], "higher", f"top share {tops[0]:.2f}"))
         claims.append(Claim("later_layers_concentrated", "each later layer: the top head carries at least 60%", min(tops[1:]) >= 0.6,
                             min(tops[1:]), "lower", " ".join(f"{t:.2f}" for t in tops[1:])))
-    claims.append(Claim("pruning_keeps_risk", "pruned within 10% of the full model", pruning["pruned"] <= 1.1 * full,
+    claims.append(Claim("pruning_keeps_risk", "pruned within 10% of the full model", pruning["pruned"] <= ENOUGH * full,
                         pruning["pruned"] / full, "higher", f"{pruning['pruned']:.3f} vs {full:.3f}"))
     claims.append(Claim("layer1_needs_its_heads", "one head in layer 1 raises the risk by 30% or more",
-                        pruning["first_layer_one_head"] >= 1.3 * full, pruning["first_layer_one_head"] / full,
+                        pruning["first_layer_one_head"] >= NEEDED * full, pruning["first_layer_one_head"] / full,
                         "lower", f"{pruning['first_layer_one_head']:.3f} vs {full:.3f}"))
     ratios = [b / a for a, b in zip(probes, probes[1:])]
     claims.append(Claim("probe_falls_by_layer", "the probe's risk falls from each layer to the next", max(ratios) < 1, max(ratios), "higher",
@@ -105,16 +106,16 @@ def contrast_claims(res, task):
     full, later_one, first_one = shapes.values()
     if full is not None and later_one is not None:
         claims.append(Claim("trained_one_head_later_within_10pct", "trained from scratch with one head in each later "
-                            "layer, within 10% of all heads everywhere", later_one <= 1.1 * full, later_one / full,
+                            "layer, within 10% of all heads everywhere", later_one <= ENOUGH * full, later_one / full,
                             "higher", f"{later_one:.3f} vs {full:.3f}"))
     if full is not None and first_one is not None:
         claims.append(Claim("trained_one_head_in_layer1_costs_30pct", "trained from scratch with one head in layer 1, "
-                            "at least 30% above all heads everywhere", first_one >= 1.3 * full, first_one / full,
+                            "at least 30% above all heads everywhere", first_one >= NEEDED * full, first_one / full,
                             "lower", f"{first_one:.3f} vs {full:.3f}"))
     tuned = res.pruning.get(pruning_key("pruned", fine_tuned=True))
     if tuned is not None:
         claims.append(Claim("fine_tuned_pruning_keeps_risk", "pruned to the top head of each later layer and "
-                            "fine-tuned, within 10% of the full model", tuned <= 1.1 * res.pruning["full"],
+                            "fine-tuned, within 10% of the full model", tuned <= ENOUGH * res.pruning["full"],
                             tuned / res.pruning["full"], "higher", f"{tuned:.3f} vs {res.pruning['full']:.3f}"))
     return claims
 
