@@ -57,6 +57,27 @@ def test_by_n_and_the_first_n_below():
     assert paired.first_n_below({0: (-1.0, (-2.0, -0.5)), 1: (0.1, (-0.1, 0.3))}) is None
 
 
+def test_a_difference_of_ratios_of_means_has_a_bootstrap_interval():
+    """Two ratios of means over the same prompts (an additivity gap, a slope): the delta method's interval against a
+    paired bootstrap (numpy, resampling prompts, the same draws for both), and with unit denominators the plain
+    paired difference of the numerators."""
+    g = torch.Generator().manual_seed(3)
+    den_a, den_b = 1 + torch.rand(3000, generator=g), 1 + torch.rand(3000, generator=g)
+    shared = torch.rand(3000, generator=g)  # what the two share prompt by prompt, which pairing cancels
+    num_a, num_b = shared + 0.3 * den_a * torch.rand(3000, generator=g), shared + 0.2 * den_b
+    mean, (low, high) = paired.ratio_difference((num_a, den_a), (num_b, den_b))
+    a, b = (np.stack([t.double().numpy() for t in terms]) for terms in ((num_a, den_a), (num_b, den_b)))
+    assert mean == pytest.approx(a[0].mean() / a[1].mean() - b[0].mean() / b[1].mean(), abs=1e-12)
+    draws = np.random.default_rng(0).integers(0, 3000, size=(4000, 3000))
+    boot = a[0][draws].mean(1) / a[1][draws].mean(1) - b[0][draws].mean(1) / b[1][draws].mean(1)
+    assert (high - low) / 2 == pytest.approx(stats.norm.ppf(0.975) * boot.std(), rel=0.05)
+    assert (low, high) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])), abs=0.1 * (high - low))
+    ones = torch.ones(3000)
+    (mean, interval), (plain, plain_interval) = (paired.ratio_difference((num_a, ones), (num_b, ones)),
+                                                 paired.paired_difference(num_a, num_b))
+    assert (mean, *interval) == pytest.approx((plain, *plain_interval), abs=1e-12)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: paired.paired_difference(torch.ones(3), torch.ones(4)), "same length"),
     (lambda: paired.paired_difference(torch.ones(1), torch.ones(1)), "at least 2 prompts"),
@@ -64,6 +85,8 @@ def test_by_n_and_the_first_n_below():
     (lambda: paired.paired_difference(torch.ones(3), torch.ones(3), level=1.0), "strictly between 0 and 1"),
     (lambda: paired.by_n(torch.ones(3), torch.ones(3)), r"\(prompts, n \+ 1\) tables"),
     (lambda: paired.over_seeds([0.1]), "at least 2 finite per-seed means"),
+    (lambda: paired.ratio_difference((torch.ones(3), torch.ones(4)), (torch.ones(3), torch.ones(3))), "same length"),
+    (lambda: paired.ratio_difference((torch.ones(3), torch.zeros(3)), (torch.ones(3), torch.ones(3))), "must not be 0"),
     (lambda: paired.t_quantile(0.3, 4), "0.5 < p < 1"),
     (lambda: paired.first_n_below({-1: (0.0, (0.0, 0.0))}), "numbers of examples"),
 ])

@@ -200,11 +200,15 @@ CLAIMS = [
      lambda *highs: all(high < 0 for high in highs)),
     ("part2_heads/02_training_and_heads_explorer", "Ridge and gradient descent are additive to rounding error, as "
      "they must be. The Lasso is not, and neither is the transformer, by a wider margin than the Lasso",
-     r"additivity gap: ridge ([\d.]+), gd ([\d.]+), lasso ([\d.]+), transformer ([\d.]+), softmax ([\d.]+)",
-     lambda ridge, gd, lasso, transformer, softmax: max(ridge, gd) < 0.005 and transformer > lasso > 0.02 and softmax > 0.02),
+     r"additivity gap: ridge ([\d.]+), gd ([\d.]+), lasso ([\d.]+), transformer ([\d.]+), softmax ([\d.]+)\s+"
+     r"transformer minus lasso, same prompts: [+-][\d.]+ \(95% interval ([+-][\d.]+) to",
+     lambda ridge, gd, lasso, transformer, softmax, low: (max(ridge, gd) < 0.005 and transformer > lasso > 0.02
+                                                         and softmax > 0.02 and low > 0)),
     ("part2_heads/02_training_and_heads_explorer", "The Lasso keeps less, and the transformer less still",
-     r"shrinkage ratio at c = 0.1: ridge ([\d.]+), gd ([\d.]+), lasso ([\d.]+), transformer ([\d.]+), softmax ([\d.]+)",
-     lambda ridge, gd, lasso, transformer, softmax: ridge == gd == 1 and transformer < lasso < 0.95 and softmax > 0.95),
+     r"shrinkage ratio at c = 0.1: ridge ([\d.]+), gd ([\d.]+), lasso ([\d.]+), transformer ([\d.]+), softmax ([\d.]+)"
+     r"(?s:.*)at c = 0.1, transformer minus lasso, same prompts: [+-][\d.]+ \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)",
+     lambda ridge, gd, lasso, transformer, softmax, high: (ridge == gd == 1 and transformer < lasso < 0.95
+                                                          and softmax > 0.95 and high < 0)),
     ("part2_heads/02_training_and_heads_explorer", "It stays above the oracle",
      r"minus oracle, prompt by prompt: [+-][\d.]+ \(95% interval ([+-][\d.]+) to", lambda low: low > 0),
     ("part2_heads/02_training_and_heads_explorer", "With softmax attention the same recipe does worse on this seed",

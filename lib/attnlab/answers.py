@@ -211,10 +211,19 @@ def additivity_gap(predict, prompts):
     - f(y) - f(y')| / mean |f(y + y')|, with y' each prompt's predecessor's labels.
 
     Notebooks: II.2"""
+    apart, whole = additivity_terms(predict, prompts)
+    return (apart.mean() / whole.mean()).item()
+
+
+def additivity_terms(predict, prompts):
+    """additivity_gap prompt by prompt: (|f(y + y') - f(y) - f(y')|, |f(y + y')|), each (prompts,); the gap is the
+    ratio of their means, and paired.ratio_difference compares two predictors' gaps on the same prompts.
+
+    Notebooks: II.2"""
     shifted = prompts.y.roll(1, dims=0)
     parts = predict(prompts) + predict(dataclasses.replace(prompts, y=shifted))
     whole = predict(dataclasses.replace(prompts, y=prompts.y + shifted))
-    return ((whole - parts).abs().mean() / whole.abs().mean()).item()
+    return (whole - parts).abs(), whole.abs()
 
 
 def shrinkage_ratio(predict, prompts, c):
@@ -222,9 +231,17 @@ def shrinkage_ratio(predict, prompts, c):
     linear in the labels.
 
     Notebooks: II.2"""
+    kept, linear = shrinkage_terms(predict, prompts, c)
+    return (kept.sum() / linear.sum()).item()
+
+
+def shrinkage_terms(predict, prompts, c):
+    """shrinkage_ratio prompt by prompt: (f(c y) f(y), c f(y)^2), each (prompts,); the slope is the ratio of their
+    means (see additivity_terms).
+
+    Notebooks: II.2"""
     original = predict(prompts)
-    scaled = predict(dataclasses.replace(prompts, y=prompts.y * c))
-    return (torch.dot(scaled, original) / torch.dot(original, original) / c).item()
+    return predict(dataclasses.replace(prompts, y=prompts.y * c)) * original, c * original ** 2
 
 
 def head_importance(model, task, prompts, n_values):

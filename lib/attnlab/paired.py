@@ -7,7 +7,8 @@ evaluation prompts they share, each method tuned on prompts of its own beforehan
 
 - `paired_difference`: one seed. errors_a - errors_b prompt by prompt; the interval is the normal approximation
   over prompts, mean +- z * sd / sqrt(prompts) (thousands of prompts: the central limit theorem holds well).
-  `by_n`: the same at each number of examples.
+  `by_n`: the same at each number of examples. `ratio_difference`: the same for statistics that are ratios of
+  means over prompts.
 - `over_seeds`: several seeds. The per-seed means are the data; the interval is Student's t with seeds - 1 degrees
   of freedom, mean +- t * sd / sqrt(seeds) (ten numbers are too few for the normal approximation).
 - `first_n_below`: the first number of examples n >= 1 at which a predictor is below another, interval and all.
@@ -55,6 +56,29 @@ def by_n(errors_a, errors_b, level=0.95):
         raise ValueError(f"errors_a and errors_b must be (prompts, n + 1) tables of the same shape, got "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
     return {n: paired_difference(a[:, n], b[:, n], level) for n in range(a.shape[1])}
+
+
+def ratio_difference(terms_a, terms_b, level=0.95):
+    """(mean, (low, high)): R_a - R_b for two statistics that are ratios of means over the same prompts,
+    R = mean(numerator) / mean(denominator) (an additivity gap, a least-squares slope), and its interval.
+
+    terms_a, terms_b: (numerators, denominators), each (prompts,), per prompt and on the SAME prompts. The interval
+    is the normal approximation of paired_difference applied to each prompt's share of the difference, its first
+    order effect (numerator - R * denominator) / mean(denominator) (the delta method); with every denominator 1 it
+    is paired_difference of the numerators.
+
+    Notebooks: II.2"""
+    def share(terms):
+        numerator, denominator = (torch.as_tensor(t, dtype=torch.float64) for t in terms)
+        if numerator.dim() != 1 or numerator.shape != denominator.shape:
+            raise ValueError(f"numerators and denominators must be 1-D and of the same length, got shapes "
+                             f"{tuple(numerator.shape)} and {tuple(denominator.shape)}")
+        if denominator.mean() == 0:
+            raise ValueError("the denominators' mean must not be 0")
+        ratio = numerator.mean() / denominator.mean()
+        return ratio + (numerator - ratio * denominator) / denominator.mean()  # mean: the ratio itself
+
+    return paired_difference(share(terms_a), share(terms_b), level)
 
 
 def t_quantile(p, df):
