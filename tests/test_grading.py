@@ -42,8 +42,8 @@ def points_of_written(nb):
     return points(cell for cell in nb["cells"] if is_written(cell))
 
 
-# Each student turns a (solution, release) pair of notebooks into a submission, and knows the score autograding
-# must give it; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
+# Each student turns a (solution, release) pair of notebooks into a submission (None: not handed in), and knows the
+# score autograding must give it; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
 # by their test cells, so breaking the *last* answer costs exactly the tests after it, and filling in only
 # the *first* answer earns exactly the tests before the second. Written answers (markdown) earn nothing from
 # autograding, whatever a student makes of them: a student who copies the solution has the model answers in, and
@@ -222,10 +222,11 @@ def test_every_answer_the_course_holds_is_handed_over_by_a_student_and_refused()
 
 
 def in_first_notebook_only(make):
-    """A mishap in the assignment's first notebook only, the others solved: each mishap costs a notebook's
-    execution (an infinite loop a whole timeout), so once per assignment is enough."""
+    """A mishap in the assignment's first notebook, and the other notebooks never handed in: each mishap costs a
+    notebook's execution (an infinite loop a whole timeout), so once per assignment is enough, and a notebook not
+    handed in (the submission is None) must score 0, wait for no grader and leave the handed-in one's grades alone."""
     def make_first(solution, release, first):
-        return make(solution, release, first) if first else full_marks(solution, release, first)
+        return make(solution, release, first) if first else (None, 0)
     return make_first
 
 
@@ -252,6 +253,7 @@ class Expected:
     scores: dict  # student -> notebook -> the score autograding gives
     written: dict  # student -> notebook -> {grade_id of each written answer: whether it was answered}
     maximum: dict  # notebook -> its points, written answers included
+    handed_in: dict  # student -> the notebooks they handed in
 
 
 def answered(submission, release):
@@ -265,18 +267,22 @@ def answered(submission, release):
 
 def submit_class(course, assignment):
     """Write every student's submission of `assignment`; return what each notebook must come to."""
-    expected = Expected({}, {}, {})
+    expected = Expected({}, {}, {}, {})
     for student, make in STUDENTS.items():
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
-        expected.scores[student], expected.written[student] = {}, {}
+        expected.scores[student], expected.written[student], expected.handed_in[student] = {}, {}, set()
         for index, solution_path in enumerate(notebooks(course / "solutions" / assignment)):
             release_path = course / "course" / assignment / solution_path.name
             pair = nbformat.read(solution_path, 4), nbformat.read(release_path, 4)
             submission, score = make(*pair, first=index == 0)
-            nbformat.write(submission, folder / solution_path.name)
+            if submission is not None:
+                nbformat.write(submission, folder / solution_path.name)
+                expected.handed_in[student].add(solution_path.stem)
             expected.scores[student][solution_path.stem] = score
-            expected.written[student][solution_path.stem] = answered(submission, pair[1])
+            # nbgrader scores a notebook not handed in 0, its written answers too, none waiting for a grader:
+            # as if the release had been handed in
+            expected.written[student][solution_path.stem] = answered(submission or pair[1], pair[1])
             expected.maximum[solution_path.stem] = points_of_tests(pair[0]) + points_of_written(pair[0])
     return expected
 
@@ -395,10 +401,13 @@ def total(graded, student, nb):
     return float(graded.expected.scores[student][nb] + graded.marks[student][nb])
 
 
-def test_feedback_for_every_student_and_notebook(graded):
+def test_feedback_for_every_notebook_handed_in(graded):
     for student, scores in graded.expected.scores.items():
         for nb in scores:
             page = graded.course / "feedback" / student / graded.assignment / f"{nb}.html"
+            if nb not in graded.expected.handed_in[student]:  # nbgrader writes feedback from what was graded
+                assert not page.exists(), f"feedback for {student}/{nb}, which was not handed in"
+                continue
             assert page.exists(), f"no feedback for {student}/{nb}"
             score = f"Score: {total(graded, student, nb)} / {float(graded.expected.maximum[nb])}"
             assert score in page.read_text(), f"feedback for {student}/{nb} does not say {score!r}"
