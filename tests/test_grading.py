@@ -43,11 +43,11 @@ def points_of_written(nb):
 
 
 # Each student turns a (solution, release) pair of notebooks into a submission (None: not handed in), and knows the
-# score autograding must give it; `first` says whether this is the assignment's first notebook. Exercises are answer cells followed
-# by their test cells, so breaking the *last* answer costs exactly the tests after it, and filling in only
-# the *first* answer earns exactly the tests before the second. Written answers (markdown) earn nothing from
-# autograding, whatever a student makes of them: a student who copies the solution has the model answers in, and
-# those wait for a grader.
+# score autograding must give it; `first` says whether this is the assignment's first notebook. Exercises are answer
+# cells followed by their test cells, so breaking the *last* answer costs exactly the tests after it, and filling in
+# only the *first* answer earns exactly the tests before the second. Written answers (markdown) earn nothing from
+# autograding, whatever a student makes of them: a student who copies the solution has the model answers in, and those
+# wait for a grader.
 def with_last_answer(source):
     def make(solution, release, first):
         nb = copy.deepcopy(solution)
@@ -385,6 +385,27 @@ def test_solutions_score_full_marks_and_release_zero(graded):
     assert sum(scores["alice_solution"].values()) == solution_total > 0
     assert sum(scores["bob_untouched"].values()) == 0
     assert 0 < sum(scores["carol_partial"].values()) < solution_total
+
+
+def raised(cell):
+    return any(output.get("output_type") == "error" for output in cell.get("outputs", []))
+
+
+def test_the_release_fails_its_tests_and_nothing_else(graded):
+    """bob hands in the release as it is, and nbgrader runs it as a student who answers nothing would: every test
+    cell fails, so no stub gives points away; and no cell outside the exercises fails, so a student who is stuck still
+    runs every demo and figure (later demos stand in the course's answers, and say so)."""
+    for path in notebooks(graded.course / "autograded" / "bob_untouched" / graded.assignment):
+        cells = nbformat.read(path, 4).cells
+        tests = [i for i, cell in enumerate(cells) if is_test(cell)]
+        assert tests, f"{path.name} has no graded test cell"
+        passing = [i for i in tests if not raised(cells[i])]
+        assert not passing, f"{path.name}: test cells {passing} pass on the empty release: a stub gives points away"
+        own = {i for i, cell in enumerate(cells)
+               if nbgrader_meta(cell).get("grade") or nbgrader_meta(cell).get("solution")}
+        broken = {i: next(o["ename"] + ": " + o["evalue"] for o in cell.outputs if o["output_type"] == "error")
+                  for i, cell in enumerate(cells) if i not in own and raised(cell)}
+        assert not broken, f"{path.name}: cells outside the exercises fail for a student with no answers: {broken}"
 
 
 def test_hand_grading_leaves_nothing_to_grade(graded):

@@ -206,7 +206,8 @@ CLAIMS = [
                                                          and softmax > 0.02 and low > 0)),
     ("part2_heads/02_training_and_heads_explorer", "The Lasso keeps less, and the transformer less still",
      r"shrinkage ratio at c = 0.1: ridge ([\d.]+), gd ([\d.]+), lasso ([\d.]+), transformer ([\d.]+), softmax ([\d.]+)"
-     r"(?s:.*)at c = 0.1, transformer minus lasso, same prompts: [+-][\d.]+ \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)",
+     r"(?s:.*)at c = 0.1, transformer minus lasso, same prompts: [+-][\d.]+ "
+     r"\(95% interval [+-][\d.]+ to ([+-][\d.]+)\)",
      lambda ridge, gd, lasso, transformer, softmax, high: (ridge == gd == 1 and transformer < lasso < 0.95
                                                           and softmax > 0.95 and high < 0)),
     ("part2_heads/02_training_and_heads_explorer", "It stays above the oracle",
