@@ -235,7 +235,9 @@ STUDENTS = {
     "bob_untouched": untouched,
     "carol_partial": first_answer_only,
     "dan_raises": in_first_notebook_only(with_last_answer('raise RuntimeError("I give up")')),
-    "erin_infinite_loop": in_first_notebook_only(with_last_answer("while True:\n    pass")),
+    # erin's loop sleeps: nbgrader's timeout interrupts it as it would a busy one, and the minute it waits is not a
+    # minute of CPU taken from the tests beside it
+    "erin_infinite_loop": in_first_notebook_only(with_last_answer("import time\nwhile True:\n    time.sleep(1)")),
     "frank_sys_exit": in_first_notebook_only(with_last_answer("import sys\nsys.exit()")),
     "grace_flood": in_first_notebook_only(flood_then_correct),
     "heidi_tampers_with_tests": tamper_with_tests,
