@@ -1,10 +1,24 @@
 import os
+import shutil
+import tempfile
 
 import pytest
 
 # Tests never draw progress bars and always use one CPU thread (the library default), whatever the shell says.
 os.environ["ATTNLAB_PROGRESS"] = "0"
 os.environ.setdefault("ATTNLAB_DEVICE", "cpu")
+
+# The suite runs II.2 four ways (nbval, the website, the no-stall check, the browser), and each run would train its
+# live model again (a minute and a half of CPU): heads.live_model keeps it in this folder, so the first run trains
+# and the others take that model. Made by the process that starts pytest; its workers and every kernel inherit it.
+LIVE_CACHE = None if "ATTNLAB_LIVE_CACHE" in os.environ else tempfile.mkdtemp(prefix="attnlab-live-")
+if LIVE_CACHE:
+    os.environ["ATTNLAB_LIVE_CACHE"] = LIVE_CACHE
+
+
+def pytest_unconfigure(config):
+    if LIVE_CACHE:
+        shutil.rmtree(LIVE_CACHE, ignore_errors=True)
 
 # What makes `pytest` slow, in one place: the files that run nbgrader, a hub, a browser, a website build or a fresh
 # environment, and the executions of whole notebooks. `pytest -m "not slow"` leaves them out (the inner loop of

@@ -31,3 +31,21 @@ def test_under_grading_the_live_model_is_the_zoos(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     run = heads.live_model()
     assert not run.live and run.history.step[-1] == heads.TRAINING["steps"]
+
+
+def test_with_a_cache_folder_the_live_model_is_trained_once_and_is_what_training_gives(tmp_path, monkeypatch):
+    """$ATTNLAB_LIVE_CACHE (the suite sets it): a second call takes the model the first trained, without training,
+    and that model is the one a fresh training gives (one CPU thread, one seed: deterministic)."""
+    from attnlab.heads import run as heads_run
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setitem(heads.LIVE_TRAINING, "steps", 30)
+    monkeypatch.setitem(heads.LIVE_TRAINING, "eval_every", 10)
+    monkeypatch.setenv("ATTNLAB_LIVE_CACHE", str(tmp_path / "cache"))
+    first = heads.live_model(seed=1)
+    trained = heads_run.train_run
+    monkeypatch.setattr(heads_run, "train_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+    second = heads.live_model(seed=1)
+    assert second.live and second.history == first.history and second.history.step[-1] == 30
+    fresh = trained(seed=1, progress=False, training=heads.LIVE_TRAINING).model.state_dict()
+    for name, weight in second.model.state_dict().items():
+        assert torch.equal(weight, first.model.state_dict()[name]) and torch.equal(weight, fresh[name]), name
