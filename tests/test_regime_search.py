@@ -1,6 +1,7 @@
 """The search for paper B's head pattern (benchmarks/regime_search.py): its criterion, its rows, and its record."""
 import importlib.util
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,16 @@ def test_the_reading_of_the_search_is_what_its_rows_show():
     regimes = search.by_regime()
     linear = [r for name, r in regimes.items() if "softmax" not in name and name != "default"]
     # "With linear attention, more examples per prompt or a larger d bring the two cuts close together (each
-    # within about 20% of the full model in every seed)"
-    assert all(ratio <= 1.25 for r in linear for ratio in r["pattern"] + r["reverse"])
+    # within about 20% of the full model in every seed but one)"
+    assert sum(ratio > 1.25 for r in linear for ratio in r["pattern"] + r["reverse"]) == 1
+    # "On thirteen seeds d8n16 is one: one head in each later layer costs about 2% (median), one head in layer 1
+    # about 3%, never 30%; on the same prompts the order is paper B's in 9 of 13 seeds and the reverse in 2."
+    d8 = regimes["d8n16"]
+    assert d8["seeds"] == list(range(13)) and not any(d8["holds"])
+    assert round(statistics.median(d8["pattern"]) - 1, 2) == 0.02
+    assert round(statistics.median(d8["reverse"]) - 1, 2) == 0.03
+    assert sum(ratio <= 1.1 for ratio in d8["pattern"]) == 12 and max(d8["reverse"]) < 1.3
+    assert (sum(d8["paired"]), sum(d8["reversed"])) == (9, 2)
     # "at d = 8, (H, 1, 1) costs more than (1, H, H) in every seed, on the same prompts"
     assert all(regimes["d8n16_softmax_mlp"]["reversed"])
     # "With softmax attention and MLPs, one head in layer 1 cost nothing (the (1, H, H) column below 1)"
@@ -72,7 +81,10 @@ def test_the_reading_of_the_search_is_what_its_rows_show():
     assert all(ratio < 1.3 for r in regimes.values() for ratio in r["reverse"])
     notebook = json.loads((ROOT / "solutions" / "part2_heads" / "03_which_heads_matter.ipynb").read_text())
     ii_3 = words("\n".join("".join(cell["source"]) for cell in notebook["cells"]))
-    assert words("each within about 20% of the full model in every seed") in ii_3
+    assert words("each within about 20% of the full model in every seed but one") in ii_3
+    assert words("On thirteen seeds `d8n16` is one: one head in each later layer costs about 2% (median), one head in "
+                 "layer 1 about 3%, never 30%; on the same prompts the order is paper B's in 9 of 13 seeds and the "
+                 "reverse in 2.") in ii_3
     assert words("with more examples per prompt, one head in each later layer costs much less") in ii_3  # vs 1.5x
     assert words("With softmax attention and MLPs, one head in layer 1 cost nothing (the (1, H, H) column below 1), "
                  "and at $d = 8$, (H, 1, 1) costs more than (1, H, H) in every seed, on the same prompts") in ii_3
