@@ -1,4 +1,5 @@
 """The dividing algorithm (attnlab.construction_dividing) and its ten-seed study (attnlab.heads.dividing_study)."""
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -6,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from attnlab import heads
 from attnlab.construction_dividing import normalized_gd
 from attnlab.heads import dividing_study as ds
+from attnlab.seeds import generator
 from attnlab.tasks.regression import sample_prompts
 
 
@@ -58,6 +61,23 @@ def test_the_study_pairs_its_comparisons():
     rows = [{"d": (-1.0, -1.5, -0.5)}, {"d": (2.0, 1.0, 3.0)}, {"d": (-3.0, -4.0, -2.0)}]
     median, worst, holds, pooled = ds.summary(rows, "d")
     assert (median, worst, holds) == (-1.0, 2.0, 2) and pooled[0] == pytest.approx(-2 / 3)
+
+
+def test_a_trained_model_is_scored_on_the_same_prompts():
+    """With a model, "trained" holds its squared errors on the held-out prompts the methods are scored on, at each n
+    of the study: checked against the model's own predictions, computed here from the prompts' tokens."""
+    task = ds.make_task()
+    model = heads.make_model(task, layers=1, heads=2)  # untrained: any model will do
+    errors, _ = ds.seed_errors(task, seed=0, steps=2, num_tune=100, num_eval=50, model=model)
+    g = generator(0, "construction_risks")
+    sample_prompts(100, task.d, task.s, task.d, task.sigma, g, torch.float64)  # the tuning prompts come first
+    held_out = sample_prompts(50, task.d, task.s, task.d, task.sigma, g, torch.float64)
+    for column, n in enumerate(range(task.s, task.d)):
+        P = held_out.first(n)
+        single = dataclasses.replace(P, X=P.X.float(), y=P.y.float(), x_query=P.x_query.float())
+        with torch.no_grad():
+            prediction = model(task.encode(single))[:, -1, 0].double()
+        torch.testing.assert_close(errors["trained"][:, column], (prediction - P.target) ** 2, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_arguments_are_refused():

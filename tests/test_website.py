@@ -236,6 +236,13 @@ CLAIMS = [
      r" +dividing minus correlation_gd ([+-][\d.]+) \(95% interval [+-][\d.]+ to ([+-][\d.]+)\)",
      lambda gd, gd_high, ridge_low, ridge_high, construction, construction_high:
      gd_high < 0 and construction_high < 0 and construction < 2 * gd and ridge_low < 0 < ridge_high),
+    ("part2_heads/05_construction_in_weights", "The trained model is below every one of them, on the same prompts",
+     r"(?s)2 steps, mean risk [^:]*: dividing ([\d.]+), gd ([\d.]+), ridge ([\d.]+), correlation_gd ([\d.]+), "
+     r"lasso ([\d.]+), trained ([\d.]+)\n.*dividing minus trained +[+-][\d.]+ \(95% interval ([+-][\d.]+) to"
+     r".*3 steps, mean risk [^:]*: dividing ([\d.]+), [^\n]*\n.*dividing minus trained +[+-][\d.]+ \(95% interval "
+     r"([+-][\d.]+) to",
+     lambda dividing, gd, ridge, construction, lasso, trained, low, dividing_3_steps, low_3_steps:
+     trained < min(dividing, gd, ridge, construction, lasso, dividing_3_steps) and low > 0 and low_3_steps > 0),
     ("part2_heads/05_construction_in_weights", "The construction's probe (printed above) falls once, at layer 1",
      r"'construction': \[([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\]",
      lambda entering, *after: after[0] < 0.8 * entering and all(abs(b - after[0]) < 0.1 * after[0] for b in after[1:])),

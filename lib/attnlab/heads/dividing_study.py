@@ -6,12 +6,14 @@ construction's risk study (seeds.generator(seed, "construction_risks")), so the 
 Differences between two methods are paired: the same held-out prompts, per prompt the mean over n = s..d-1 of
 the difference of squared errors, with a 95% normal interval over the prompts.
 """
+import dataclasses
 import itertools
 import statistics
 import time
 
 import torch
 
+from .. import analysis as an
 from .. import baselines as bl
 from .. import paired as pairing
 from ..construction_dividing import GRID, normalized_gd
@@ -47,8 +49,9 @@ def _tune(method, prompts, steps):
     return best
 
 
-def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
-    """{method: (B, len(n_values)) squared errors on the held-out prompts}, and {method: [params per n]}.
+def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS, model=None):
+    """{method: (B, len(n_values)) squared errors on the held-out prompts}, and {method: [params per n]}. With a
+    trained `model` for the task, its errors on the same prompts too, as "trained" (in float32, as it was trained).
 
     Notebooks: II.5"""
     if steps < 1:
@@ -62,6 +65,10 @@ def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS):
         errors[method] = torch.stack([_errors(method, eval_p.first(n), p)
                                       for n, p in zip(underdetermined_range(task), tuned)], 1)
         params[method] = tuned
+    if model is not None:
+        single = dataclasses.replace(eval_p, **{f.name: getattr(eval_p, f.name).float() for f in dataclasses.fields(eval_p)
+                                                if getattr(eval_p, f.name).is_floating_point()})
+        errors["trained"] = an.errors_by_n(model, task, single)[:, list(underdetermined_range(task))].double()
     return errors, params
 
 
