@@ -43,7 +43,11 @@ def test_with_a_cache_folder_the_live_model_is_trained_once_and_is_what_training
     monkeypatch.setenv("ATTNLAB_LIVE_CACHE", str(tmp_path / "cache"))
     first = heads.live_model(seed=1)
     trained = heads_run.train_run
-    monkeypatch.setattr(heads_run, "train_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the second call trained again")
+
+    monkeypatch.setattr(heads_run, "train_run", refuse)
     second = heads.live_model(seed=1)
     assert second.live and second.history == first.history and second.history.step[-1] == 30
     fresh = trained(seed=1, progress=False, training=heads.LIVE_TRAINING).model.state_dict()

@@ -6,7 +6,6 @@ construction's risk study (seeds.generator(seed, "construction_risks")), so the 
 Differences between two methods are paired: the same held-out prompts, per prompt the mean over n = s..d-1 of
 the difference of squared errors, with a 95% normal interval over the prompts.
 """
-import dataclasses
 import itertools
 import statistics
 import time
@@ -66,8 +65,7 @@ def seed_errors(task, seed, steps, num_tune=2000, num_eval=EVAL_PROMPTS, model=N
                                       for n, p in zip(underdetermined_range(task), tuned)], 1)
         params[method] = tuned
     if model is not None:
-        single = dataclasses.replace(eval_p, **{f.name: getattr(eval_p, f.name).float() for f in dataclasses.fields(eval_p)
-                                                if getattr(eval_p, f.name).is_floating_point()})
+        single = eval_p.to(dtype=torch.float32)
         errors["trained"] = an.errors_by_n(model, task, single)[:, list(underdetermined_range(task))].double()
     return errors, params
 

@@ -21,7 +21,7 @@ from .. import analysis as an
 from .. import baselines as bl
 from .. import zoo
 from ..check import autograding
-from ..model import Config, Transformer
+from ..model import Config, Transformer, load, save
 from ..seeds import generator
 from ..tasks.regression import SparseRegression, sample_prompts
 from ..train import History, pick_device, train
@@ -260,16 +260,15 @@ def live_model(seed=0):
     folder = os.environ.get("ATTNLAB_LIVE_CACHE")
     if not folder:
         return train_run(seed=seed, training=LIVE_TRAINING)
-    path = Path(folder) / f"live-seed{seed}-steps{LIVE_TRAINING['steps']}.pt"
+    recipe = "-".join(f"{key}{value}" for key, value in sorted(LIVE_TRAINING.items()))
+    path = Path(folder) / f"live-seed{seed}-{recipe}.pt"
     if path.exists():
-        saved = torch.load(path, weights_only=True)
-        model = make_model(make_task(), seed=seed)
-        model.load_state_dict(saved["model"])
-        return HeadsRun(model.eval(), History(**saved["history"]), make_task(), seed)
+        model, metadata = load(path)
+        return HeadsRun(model, History(**metadata["history"]), make_task(), seed)
     run = train_run(seed=seed, training=LIVE_TRAINING)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as partial:  # renamed whole: never half-read
-        torch.save({"model": run.model.state_dict(), "history": asdict(run.history)}, partial)
+        save(run.model, partial, history=asdict(run.history))
     os.replace(partial.name, path)
     return run
 

@@ -66,8 +66,11 @@ class Prompts:
             raise ValueError(f"k must lie in [0, n={self.n}], got {k}")
         return replace(self, X=self.X[:, :k], y=self.y[:, :k], clean=self.clean[:, :k])
 
-    def to(self, device):
-        return Prompts(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+    def to(self, device=None, dtype=None):
+        """The same prompts on `device`, their real-valued tensors in `dtype` (the support mask stays bool)."""
+        def moved(t):
+            return t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else t.dtype)
+        return Prompts(**{f.name: moved(getattr(self, f.name)) for f in fields(self)})
 
 
 def _check_sizes(d, s, n, sigma, batch_size=1):
