@@ -104,10 +104,20 @@ def test_grading_always_takes_the_zoo(monkeypatch):
     assert sorted(runs) == [1, 2, 3, 4] and not any(run.live for run in runs.values())
 
 
+def test_a_notebook_s_live_training_under_grading_is_the_zoo_s_model_and_says_so(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setattr(depth.run, "train_depth_model", lambda *a, **k: pytest.fail("trained live under nbgrader"))
+    run, zoo = depth.train_run("icqa", 2, seed=0), depth.pretrained_run("icqa", 2)
+    assert not run.live and run.accuracy == zoo.accuracy
+    assert all(torch.equal(a, b) for a, b in zip(run.model.state_dict().values(), zoo.model.state_dict().values()))
+    assert run.origin() == "the zoo's model (grading loads it instead of training)"
+
+
 def test_live_runs_are_marked_live(monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     run = depth.train_run("memorization", 1, seed=0, progress=False)
     assert run.live and run.accuracy >= 0.99 and run.history.step
+    assert run.origin().startswith(f"trained here in {run.history.seconds:.1f} s ({run.history.step[-1]} steps)")
 
 
 def test_unknown_task_names_say_what_exists():
