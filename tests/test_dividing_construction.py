@@ -98,8 +98,9 @@ def test_the_notebook_quotes_the_recorded_ten_seed_table():
     record = (root / "results" / "construction_search.md").read_text()
     rows = {(int(steps), comparison.strip()): (float(median), int(below), int(interval))
             for steps, comparison, median, below, interval in
-            re.findall(r"^\| (\d) +\| (dividing - \w+) *\| ([+-]\d\.\d+) \| [+-]\d\.\d+ \| (\d+)/10 +\| (\d+)/10", record, re.M)}
-    assert len(rows) == 4
+            re.findall(r"^\| (\d) +\| ((?:dividing|layernorm) - \w+) *\| ([+-]\d\.\d+) \| [+-]\d\.\d+ \| (\d+)/10 +\| "
+                       r"(\d+)/10", record, re.M)}
+    assert len(rows) == 8
     notebook = json.loads((root / "solutions" / "part2_heads" / "05_construction_in_weights.ipynb").read_text())
     text = next("".join(c["source"]) for c in notebook["cells"] if c["id"] == "md-dividing-reading")
     text = " ".join(text.split())
@@ -109,3 +110,8 @@ def test_the_notebook_quotes_the_recorded_ten_seed_table():
     assert three[0] < 0 and three[1] == 10 and three[2] == 0
     assert f"below ridge in all ten, but by a median of only {-three[0]:.3f}" in text
     assert "no single seed's interval lay wholly below 0" in text
+    # the layer-norm transformer: three gradient layers below ridge and gd in all ten seeds, two above ridge
+    ridge, gd, two = rows[3, "layernorm - ridge"], rows[3, "layernorm - gd"], rows[2, "layernorm - ridge"]
+    assert ridge[1] == 10 and gd[1] == gd[2] == 10 and two[1] == 0
+    assert (f"it was below ridge in all ten (median {ridge[0]:.3f}; the interval below 0 in {ridge[2]} of them) and below "
+            f"gradient descent in all ten (median {gd[0]:.3f}); with two it stayed above ridge") in text

@@ -243,6 +243,16 @@ CLAIMS = [
      r"([+-][\d.]+) to",
      lambda dividing, gd, ridge, construction, lasso, trained, low, dividing_3_steps, low_3_steps:
      trained < min(dividing, gd, ridge, construction, lasso, dividing_3_steps) and low > 0 and low_3_steps > 0),
+    ("part2_heads/05_construction_in_weights", "The trained model is below it too",
+     r"(?s)3 layers: mean risk [\d.]+\n.*layernorm minus trained +[+-][\d.]+ \(95% interval ([+-][\d.]+) to"
+     r".*4 layers: mean risk [\d.]+\n.*layernorm minus trained +[+-][\d.]+ \(95% interval ([+-][\d.]+) to",
+     lambda low_3_layers, low_4_layers: low_3_layers > 0 and low_4_layers > 0),
+    ("part2_heads/05_construction_in_weights", "every head of layer 1 matters",
+     r"smallest rise of a layer-1 head: ([\d.]+)", lambda smallest: smallest > 0.05),
+    ("part2_heads/05_construction_in_weights", "one head left in layer 1 multiplies the risk, and each later layer's "
+     "work is one head's: pruning to it costs nothing",
+     r"full model ([\d.]+), each later layer pruned to its top head ([\d.]+), one head left in layer 1 too ([\d.]+)",
+     lambda full, pruned, one_head: one_head > 1.3 * full and abs(pruned - full) <= 0.01 * full),
     ("part2_heads/05_construction_in_weights", "The construction's probe (printed above) falls once, at layer 1",
      r"'construction': \[([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\]",
      lambda entering, *after: after[0] < 0.8 * entering and all(abs(b - after[0]) < 0.1 * after[0] for b in after[1:])),

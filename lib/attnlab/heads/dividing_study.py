@@ -1,5 +1,6 @@
-"""Does dividing pay? The dividing algorithm (attnlab.construction_dividing.normalized_gd) against gd with the same
-number of steps, ridge, the course's construction (correlation_gd), preprocess_gd and the Lasso, on ten seeds.
+"""Does dividing pay? The dividing algorithm (attnlab.construction_dividing.normalized_gd) and the transformer whose
+layer norm divides (attnlab.construction_layernorm, "layernorm") against gd with the same number of steps, ridge, the
+course's construction (correlation_gd), preprocess_gd and the Lasso, on ten seeds.
 
 Every method is tuned per n on training prompts and measured on held-out ones, drawn from the stream of the
 construction's risk study (seeds.generator(seed, "construction_risks")), so the numbers pair with issue #30's.
@@ -15,28 +16,41 @@ import torch
 from .. import analysis as an
 from .. import baselines as bl
 from .. import paired as pairing
+from .. import construction_layernorm as layernorm
 from ..construction_dividing import GRID, normalized_gd
 from ..seeds import generator
-from ..tasks.regression import sample_prompts
+from ..tasks.regression import encode, sample_prompts
 from .config import EVAL_PROMPTS, underdetermined_range
 from .run import make_task
 
-METHODS = ("dividing", "gd", "ridge", "correlation_gd", "preprocess_gd", "lasso")
+METHODS = ("dividing", "layernorm", "gd", "ridge", "correlation_gd", "preprocess_gd", "lasso")
 STEPS = (2, 3)  # gradient layers a transformer of 3 or 4 layers has after its preprocessing layer
+COMPARED = ("vs_gd", "vs_ridge", "layernorm_vs_gd", "layernorm_vs_ridge")  # keys of a ten_seeds row
 
 
 def _errors(method, prompts, params):
-    """(B,) squared error of a method on each prompt."""
+    """(B,) squared error of a method on each prompt. "layernorm" is the transformer that
+    attnlab.construction_layernorm builds, run on the prompts' tokens; "layernorm_plain" its algorithm in plain code
+    (feature_gd), which tunes it."""
     if method == "dividing":
         pred = normalized_gd(prompts.X, prompts.y, prompts.x_query, **params)
+    elif method == "layernorm":
+        model = layernorm.build(prompts.X.shape[-1], dtype=prompts.X.dtype, **params)
+        with torch.no_grad():
+            pred = model(encode(prompts, "joint"))[:, -1, 0]
+    elif method == "layernorm_plain":
+        pred = layernorm.feature_gd(prompts.X, prompts.y, prompts.x_query, **params)
     else:
         pred = bl.predict(method, prompts, **params)
     return (pred - prompts.target) ** 2
 
 
 def _tune(method, prompts, steps):
-    """The grid's best params on these prompts, as baselines.tune (which knows only the library's methods)."""
-    grid = GRID if method == "dividing" else bl.GRIDS[method]
+    """The grid's best params on these prompts, as baselines.tune (which knows only the library's methods). The
+    layer-norm transformer is tuned through its plain algorithm, which it computes to within 1e-4 of mean risk."""
+    if method == "layernorm":
+        method = "layernorm_plain"
+    grid = {"dividing": GRID, "layernorm_plain": layernorm.grid(steps)}.get(method) or bl.GRIDS[method]
     fixed = {"steps": steps} if method in ("dividing", "gd", "preprocess_gd", "correlation_gd") else {}
     names = sorted(grid)
     best, best_risk = None, float("inf")
@@ -86,7 +100,9 @@ def ten_seeds(steps, seeds=range(10), task=None):
         errors, params = seed_errors(task, seed, steps)
         rows.append({"seed": seed, "risk": {m: e.mean(0).tolist() for m, e in errors.items()},
                      "vs_gd": paired(errors, "dividing", "gd"), "vs_ridge": paired(errors, "dividing", "ridge"),
-                     "params": params["dividing"]})
+                     "layernorm_vs_gd": paired(errors, "layernorm", "gd"),
+                     "layernorm_vs_ridge": paired(errors, "layernorm", "ridge"),
+                     "params": params["dividing"], "layernorm_params": params["layernorm"]})
     return rows
 
 
@@ -97,6 +113,11 @@ def summary(rows, key):
     halves = [(r[key][2] - r[key][1]) / 2 for r in rows]
     mean, half = sum(means) / len(means), sum(h ** 2 for h in halves) ** 0.5 / len(halves)
     return statistics.median(means), max(means), sum(r[key][2] < 0 for r in rows), (mean, mean - half, mean + half)
+
+
+def _name(key):
+    """"layernorm - ridge" for the row key layernorm_vs_ridge, "dividing - gd" for vs_gd."""
+    return key.replace("_vs_", " - ").replace("vs_", "dividing - ")
 
 
 def main(seeds=range(10)):
@@ -110,12 +131,14 @@ def main(seeds=range(10)):
             cells = "  ".join(f"{m} " + "/".join(f"{v:.3f}" for v in r["risk"][m])
                               + f" [{sum(r['risk'][m]) / len(r['risk'][m]):.3f}]" for m in METHODS)
             print(f"seed {r['seed']}: {cells}")
-            print(f"         dividing - gd {r['vs_gd'][0]:+.4f} ({r['vs_gd'][1]:+.4f}, {r['vs_gd'][2]:+.4f})   "
-                  f"dividing - ridge {r['vs_ridge'][0]:+.4f} ({r['vs_ridge'][1]:+.4f}, {r['vs_ridge'][2]:+.4f})   "
-                  f"tuned (lr, beta) " + " ".join(f"({p['lr']}, {p['beta']})" for p in r["params"]))
-        for key in ("vs_gd", "vs_ridge"):
+            print("         " + "   ".join(f"{_name(key)} {r[key][0]:+.4f} ({r[key][1]:+.4f}, {r[key][2]:+.4f})"
+                                            for key in COMPARED))
+            print("         tuned dividing (lr, beta) " + " ".join(f"({p['lr']}, {p['beta']})" for p in r["params"])
+                  + ";  layernorm (lrs, gamma, delta) "
+                  + " ".join(f"({p['lrs']}, {p['gamma']}, {p['delta']})" for p in r["layernorm_params"]))
+        for key in COMPARED:
             median, worst, holds, (mean, low, high) = summary(rows, key)
             below = sum(r[key][0] < 0 for r in rows)
-            print(f"dividing {key[3:]:5s}: median {median:+.4f}, worst {worst:+.4f}, below in {below}/{len(rows)} seeds "
+            print(f"{_name(key):18s}: median {median:+.4f}, worst {worst:+.4f}, below in {below}/{len(rows)} seeds "
                   f"({holds} with the 95% interval below 0); all seeds pooled {mean:+.4f} ({low:+.4f}, {high:+.4f})")
         print(f"({time.time() - start:.0f} s)")
