@@ -173,10 +173,11 @@ def probing_reference(task, seed, max_steps, num_prompts=EVAL_PROMPTS):
 def layer1_reweighting(model, task, seed, num_prompts=EVAL_PROMPTS):
     """How well a linear read-out of what layer 1 writes at the query recovers each candidate, on held-out prompts
     with n = task.n: {"x * c": R^2, "x * c / |c|": R^2, "x": R^2} (1 = exactly, 0 = not at all), where c is the
-    prompt's correlations X^T y / n. The construction writes exactly x * c.
+    prompt's correlations X^T y / n. The construction writes exactly x * c. The prompts take the model's dtype.
 
     Notebooks: II.5"""
-    fit, test = (prompts(task, seed, purpose, num_prompts) for purpose in ("probe_fit", "probe_test"))
+    dtype = next(model.parameters()).dtype
+    fit, test = (prompts(task, seed, purpose, num_prompts).to(dtype=dtype) for purpose in ("probe_fit", "probe_test"))
 
     def written_and_candidates(P):
         _, cache = model.run_with_cache(task.encode(P))
