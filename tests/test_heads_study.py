@@ -11,6 +11,7 @@ import torch
 from attnlab import analysis as an
 from attnlab import baselines as bl
 from attnlab import construction, heads
+from attnlab.heads.construction_study import layernorm_study
 
 # The claims that do not hold for the trained default model, with what `python -m attnlab.reproduce heads
 # --seeds 0-9` measured (see the Part II.3 notebook and the README's "Reproducing the science").
@@ -86,6 +87,18 @@ def test_the_construction_is_exact_and_has_the_pattern_by_design():
     P = task.prompts(500, torch.Generator().manual_seed(0))
     shares = an.importance_shares(an.head_effect(model, task, P, heads.claim_range(task)))
     assert (shares[0] > 0.05).all() and (shares[1:].max(1).values == 1).all()
+
+
+def test_the_reproduction_records_the_construction_that_divides():
+    """The "construction_layernorm" entry: its risk beside every method on the same prompts, its paired differences,
+    and its heads measured as a trained model's."""
+    study = layernorm_study(heads.make_task(), seed=0, steps=2, num_prompts=300)
+    assert {"steps", "risk", "paired", "params", "importance", "pruning"} == set(study)
+    assert {r["method"] for r in study["risk"]} >= {"layernorm", "gd", "ridge", "lasso"}
+    assert {r["n"] for r in study["risk"]} == set(range(1, 4))
+    assert [(r["a"], r["b"]) for r in study["paired"]] == [("layernorm", "gd"), ("layernorm", "ridge")]
+    assert all(r["ci"][0] <= r["mean_diff"] <= r["ci"][1] for r in study["paired"])
+    assert len(study["importance"]) == 3 * 6 and set(study["pruning"]) == {"full", "pruned", "first_layer_one_head"}
 
 
 def test_the_reproduction_records_the_construction():
@@ -191,6 +204,7 @@ def test_two_parts_merge_into_one_run(smoke, tmp_path, capsys):
     other = json.loads(json.dumps(smoke).replace('"seed": 0', '"seed": 1'))  # the same rows, as if from seed 1
     merged = heads.merge([other, smoke])
     assert sorted({r["seed"] for r in merged["paired"]}) == [0, 1] and merged["construction"] == smoke["construction"]
+    assert merged["construction_layernorm"] == smoke["construction_layernorm"]
     assert len(merged["ablation"]) == 2 * len(smoke["ablation"])
     with pytest.raises(ValueError, match="the parts share seeds"):
         heads.merge([smoke, smoke])

@@ -4,10 +4,11 @@ import torch
 
 from .. import analysis as an
 from .. import baselines as bl
-from .. import construction
+from .. import construction, construction_layernorm
 from ..seeds import generator
 from ..tasks.regression import sample_prompts
 from .config import EVAL_PROMPTS, LAYERS, claim_range, underdetermined_range
+from .dividing_study import paired, seed_errors
 from .run import prompts
 
 
@@ -84,6 +85,39 @@ def construction_pattern(task, seed, steps, beta=DESIGN_BETA, num_prompts=EVAL_P
             "importance": cells(importance, "importance"), "effect": cells(effect, "effect"),
             "pruning": an.pruning_risks(model, task, P, importance, n_values=rng),
             "probing": an.probe(model, task, fit, test).tolist()}
+
+
+def layernorm_study(task, seed, steps=LAYERS, num_prompts=EVAL_PROMPTS):
+    """The construction whose layer norm divides (attnlab.construction_layernorm), with `steps` gradient layers after
+    its first, as a JSON-ready dict: "risk" rows {method, n, risk} of it and of every method of dividing_study on the
+    same held-out prompts (each tuned per n on prompts of its own); "paired" rows {a, b, mean_diff, ci} of it against
+    gd and ridge; and the "importance" and "pruning" of the model tuned for n = d - 1, measured as for a trained
+    model (in float64: its anchors need the digits)."""
+    errors, params = seed_errors(task, seed, steps, num_tune=min(2000, num_prompts), num_eval=num_prompts)
+    n_values = list(underdetermined_range(task))
+    risk = [{"method": method, "n": n, "risk": r} for method, e in errors.items()
+            for n, r in zip(n_values, e.mean(0).tolist())]
+    pairs = [{"a": "layernorm", "b": b, "mean_diff": m, "ci": [low, high]}
+             for b in ("gd", "ridge") for m, low, high in [paired(errors, "layernorm", b)]]
+    model = construction_layernorm.build(task.d, max_len=task.seq_len, **params["layernorm"][-1])
+    P, rng = prompts(task, seed, "measure", num_prompts).to(dtype=torch.float64), claim_range(task)
+    importance = an.head_importance(model, task, P, rng)
+    return {"steps": steps, "risk": risk, "paired": pairs, "params": params["layernorm"],
+            "importance": [{"layer": layer, "head": head, "importance": value}
+                           for layer, row in enumerate(importance.tolist()) for head, value in enumerate(row)],
+            "pruning": an.pruning_risks(model, task, P, importance, n_values=rng)}
+
+
+def print_layernorm(c):
+    """Print what layernorm_study measured, as the reproduction reports it."""
+    print(f"\nthe construction that divides (layer norm; {c['steps']} gradient layers), mean risk over n = s..d-1:")
+    by_method = {}
+    for r in c["risk"]:
+        by_method.setdefault(r["method"], []).append(r["risk"])
+    print("  " + ", ".join(f"{method} {sum(v) / len(v):.3f}" for method, v in by_method.items()))
+    for r in c["paired"]:
+        print(f"  {r['a']} minus {r['b']}: {r['mean_diff']:+.4f} (95% interval {r['ci'][0]:+.4f} to {r['ci'][1]:+.4f})")
+    print(f"  pruning: {', '.join(f'{k} {v:.3f}' for k, v in c['pruning'].items())}")
 
 
 def print_construction(c):

@@ -14,7 +14,7 @@ from .. import analysis as an
 from .. import plots
 from .config import (ARCHITECTURES, CONTRAST, ENOUGH, GD_STEPS, HEADS, LAYERS, MODEL, NEEDED, claim_range,
                      underdetermined_range)
-from .construction_study import print_construction
+from .construction_study import print_construction, print_layernorm
 from .contrast import architecture_label
 from .run import make_task
 
@@ -266,6 +266,8 @@ def print_tables(results, task=None):
         print(f"  holds in {held}/{count}: {text} (median {median:.3f}, worst seed {worst:.3f})")
     if "construction" in results:
         print_construction(results["construction"])
+    if "construction_layernorm" in results:
+        print_layernorm(results["construction_layernorm"])
 
 
 def _save(fig, path):

@@ -8,7 +8,8 @@ For each seed, `reproduce` trains the default model and the softmax contrast of 
 (`run.analyse`); runs the layer contrast on the default model (`contrast.layer_contrast`: zero- and
 mean-ablation, the other architectures, the pruned model fine-tuned); scores every baseline on the model's own
 evaluation prompts, tuned on prompts of its own (`paired_study`); and pairs the predictors prompt by prompt.
-The hand-built construction is measured once, on the first seed ("construction").
+The hand-built constructions are measured once, on the first seed ("construction": attnlab.construction;
+"construction_layernorm": the one whose layer norm divides, see construction_study.layernorm_study).
 
 Rows (layers and heads from 0 in "importance" and "probing", as the code counts; from 1 in "ablation", as the
 prose does; see contrast):
@@ -27,7 +28,7 @@ from .. import analysis as an
 from ..train import pick_device
 from .config import (ARCHITECTURES, CONTRAST, EVAL_PROMPTS, FINE_TUNE, GD_STEPS, HEADS, LAYERS, MODEL, POSITIONS, TASK,
                      TRAINING)
-from .construction_study import construction_study
+from .construction_study import construction_study, layernorm_study
 from .contrast import PRUNED_FINE_TUNED, architecture_label, layer_contrast
 from .paired_study import PAIRED_METHODS, baseline_errors, paired_rows
 from .report import plot, print_tables
@@ -113,6 +114,7 @@ def reproduce(seeds, out_dir, layers=LAYERS, heads=HEADS, steps=None, fine_tune_
         results["probing_reference"] += [{"seed": seed, **row} for row in probing_reference(task, seed, layers,
                                                                                             num_prompts)]
     results["construction"] = construction_study(task, seeds[0], steps=layers - 1, num_prompts=num_prompts)
+    results["construction_layernorm"] = layernorm_study(task, seeds[0], num_prompts=num_prompts)
     print_tables(results)
     for path in plot(results, out_dir):
         print(f"saved {path}")
@@ -132,5 +134,6 @@ def merge(parts):
     first = min(range(len(parts)), key=lambda i: seeds[i][0])
     merged = {"kind": "heads", "config": parts[0]["config"],
               **{kind: [row for part in parts for row in part.get(kind, [])] for kind in ROW_KINDS}}
-    merged["construction"] = parts[first]["construction"]
+    for key in ("construction", "construction_layernorm"):
+        merged[key] = parts[first][key]
     return merged
