@@ -87,25 +87,26 @@ def construction_pattern(task, seed, steps, beta=DESIGN_BETA, num_prompts=EVAL_P
             "probing": an.probe(model, task, fit, test).tolist()}
 
 
-def layernorm_study(task, seed, steps=LAYERS, num_prompts=EVAL_PROMPTS):
+def layernorm_study(task, seed, steps=LAYERS, num_prompts=EVAL_PROMPTS, model=None):
     """The construction whose layer norm divides (attnlab.construction_layernorm), with `steps` gradient layers after
     its first, as a JSON-ready dict: "risk" rows {method, n, risk} of it and of every method of dividing_study on the
-    same held-out prompts (each tuned per n on prompts of its own); "paired" rows {a, b, mean_diff, ci} of it against
-    gd and ridge; and the "importance" and "pruning" of the model tuned for n = d - 1, measured as for a trained
-    model (in float64: its anchors need the digits)."""
-    errors, params = seed_errors(task, seed, steps, num_tune=min(2000, num_prompts), num_eval=num_prompts)
+    same held-out prompts (each tuned per n on prompts of its own), and of the trained `model` if given ("trained");
+    "paired" rows {a, b, mean_diff, ci} of it against gd, ridge and the trained model; and the "importance" and
+    "pruning" of the model tuned for n = d - 1, measured as for a trained model (in float64: its anchors need the
+    digits)."""
+    errors, params = seed_errors(task, seed, steps, num_tune=min(2000, num_prompts), num_eval=num_prompts, model=model)
     n_values = list(underdetermined_range(task))
     risk = [{"method": method, "n": n, "risk": r} for method, e in errors.items()
             for n, r in zip(n_values, e.mean(0).tolist())]
     pairs = [{"a": "layernorm", "b": b, "mean_diff": m, "ci": [low, high]}
-             for b in ("gd", "ridge") for m, low, high in [paired(errors, "layernorm", b)]]
-    model = construction_layernorm.build(task.d, max_len=task.seq_len, **params["layernorm"][-1])
+             for b in ("gd", "ridge", "trained") if b in errors for m, low, high in [paired(errors, "layernorm", b)]]
+    built = construction_layernorm.build(task.d, max_len=task.seq_len, **params["layernorm"][-1])
     P, rng = prompts(task, seed, "measure", num_prompts).to(dtype=torch.float64), claim_range(task)
-    importance = an.head_importance(model, task, P, rng)
+    importance = an.head_importance(built, task, P, rng)
     return {"steps": steps, "risk": risk, "paired": pairs, "params": params["layernorm"],
             "importance": [{"layer": layer, "head": head, "importance": value}
                            for layer, row in enumerate(importance.tolist()) for head, value in enumerate(row)],
-            "pruning": an.pruning_risks(model, task, P, importance, n_values=rng)}
+            "pruning": an.pruning_risks(built, task, P, importance, n_values=rng)}
 
 
 def print_layernorm(c):

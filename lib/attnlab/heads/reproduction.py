@@ -98,6 +98,8 @@ def reproduce(seeds, out_dir, layers=LAYERS, heads=HEADS, steps=None, fine_tune_
                                        for k, v in layer1_reweighting(run.model, task, seed, num_prompts).items()]
             runs[contrast] = run
         default, softmax = runs[False], runs[True]
+        if seed == seeds[0]:
+            first_model = default.model  # the construction that divides is scored beside it, on the same prompts
         results["pruning"] += [{"seed": seed, "variant": v, "kind": "zero", "fine_tune_steps": 0, "risk": r}
                                for v, r in default.analysis.pruning.items()]
         rows, errors, seconds = layer_contrast(default, task, P, training["steps"], fine_tune_steps, progress)
@@ -114,7 +116,7 @@ def reproduce(seeds, out_dir, layers=LAYERS, heads=HEADS, steps=None, fine_tune_
         results["probing_reference"] += [{"seed": seed, **row} for row in probing_reference(task, seed, layers,
                                                                                             num_prompts)]
     results["construction"] = construction_study(task, seeds[0], steps=layers - 1, num_prompts=num_prompts)
-    results["construction_layernorm"] = layernorm_study(task, seeds[0], num_prompts=num_prompts)
+    results["construction_layernorm"] = layernorm_study(task, seeds[0], num_prompts=num_prompts, model=first_model)
     print_tables(results)
     for path in plot(results, out_dir):
         print(f"saved {path}")
