@@ -95,7 +95,7 @@ def test_the_reproduction_records_the_construction_that_divides():
     task = heads.make_task()
     trained = heads.make_model(task, seed=0)  # any model of the task stands in for the trained one
     study = layernorm_study(task, seed=0, steps=1, num_prompts=200, model=trained)
-    assert {"steps", "risk", "paired", "params", "importance", "pruning"} == set(study)
+    assert {"steps", "risk", "paired", "params", "importance", "effect", "pruning"} == set(study)
     assert {r["method"] for r in study["risk"]} >= {"layernorm", "gd", "ridge", "lasso", "trained"}
     assert {r["n"] for r in study["risk"]} == set(range(1, 4))
     assert [r["b"] for r in study["paired"]] == ["gd", "ridge", "trained"]

@@ -17,6 +17,12 @@ from .run import prompts
 DESIGN_BETA = 0.01
 
 
+def _cells(grid, name):
+    """JSON rows {layer, head, name: value} of a (layers, heads) grid."""
+    return [{"layer": layer, "head": head, name: value}
+            for layer, row in enumerate(grid.tolist()) for head, value in enumerate(row)]
+
+
 def construction_study(task, seed, steps=LAYERS - 1, num_prompts=EVAL_PROMPTS):
     """The hand-built preprocess-then-optimize transformer (attnlab.construction) with `steps` gradient layers,
     measured like a trained model, as a JSON-ready dict: max_abs_diff (`construction_exactness`); risk and
@@ -78,11 +84,9 @@ def construction_pattern(task, seed, steps, beta=DESIGN_BETA, num_prompts=EVAL_P
     model = construction.build(task.d, steps, lr, beta, max_len=task.seq_len)
     P = prompts(task, seed, "measure", num_prompts)
     importance, effect = an.head_importance(model, task, P, rng), an.head_effect(model, task, P, rng)
-    cells = lambda grid, name: [{"layer": layer, "head": head, name: value}  # noqa: E731
-                                for layer, row in enumerate(grid.tolist()) for head, value in enumerate(row)]
     fit, test = (prompts(task, seed, purpose, num_prompts) for purpose in ("probe_fit", "probe_test"))
     return {"beta": beta, "lr": lr, "mean_risk": an.mean_risk(model, task, P, None, rng),
-            "importance": cells(importance, "importance"), "effect": cells(effect, "effect"),
+            "importance": _cells(importance, "importance"), "effect": _cells(effect, "effect"),
             "pruning": an.pruning_risks(model, task, P, importance, n_values=rng),
             "probing": an.probe(model, task, fit, test).tolist()}
 
@@ -91,9 +95,9 @@ def layernorm_study(task, seed, steps=LAYERS, num_prompts=EVAL_PROMPTS, model=No
     """The construction whose layer norm divides (attnlab.construction_layernorm), with `steps` gradient layers after
     its first, as a JSON-ready dict: "risk" rows {method, n, risk} of it and of every method of dividing_study on the
     same held-out prompts (each tuned per n on prompts of its own), and of the trained `model` if given ("trained");
-    "paired" rows {a, b, mean_diff, ci} of it against gd, ridge and the trained model; and the "importance" and
-    "pruning" of the model tuned for n = d - 1, measured as for a trained model (in float64: its anchors need the
-    digits)."""
+    "paired" rows {a, b, mean_diff, ci} of it against gd, ridge and the trained model; and the "importance", "effect"
+    and "pruning" of the model tuned for n = d - 1, measured as for a trained model (in float64: its anchors need
+    the digits)."""
     errors, params = seed_errors(task, seed, steps, num_tune=min(2000, num_prompts), num_eval=num_prompts, model=model)
     n_values = list(underdetermined_range(task))
     risk = [{"method": method, "n": n, "risk": r} for method, e in errors.items()
@@ -102,10 +106,9 @@ def layernorm_study(task, seed, steps=LAYERS, num_prompts=EVAL_PROMPTS, model=No
              for b in ("gd", "ridge", "trained") if b in errors for m, low, high in [paired(errors, "layernorm", b)]]
     built = construction_layernorm.build(task.d, max_len=task.seq_len, **params["layernorm"][-1])
     P, rng = prompts(task, seed, "measure", num_prompts).to(dtype=torch.float64), claim_range(task)
-    importance = an.head_importance(built, task, P, rng)
+    importance, effect = an.head_importance(built, task, P, rng), an.head_effect(built, task, P, rng)
     return {"steps": steps, "risk": risk, "paired": pairs, "params": params["layernorm"],
-            "importance": [{"layer": layer, "head": head, "importance": value}
-                           for layer, row in enumerate(importance.tolist()) for head, value in enumerate(row)],
+            "importance": _cells(importance, "importance"), "effect": _cells(effect, "effect"),
             "pruning": an.pruning_risks(built, task, P, importance, n_values=rng)}
 
 
