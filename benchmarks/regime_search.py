@@ -102,9 +102,9 @@ def by_regime(path=OUT):
         seeds = sorted({s for s, _ in risks if all((s, a) in risks for a in (FULL, PATTERN, REVERSE))})
         pattern = [risks[(s, PATTERN)] / risks[(s, FULL)] for s in seeds]
         reverse = [risks[(s, REVERSE)] / risks[(s, FULL)] for s in seeds]
+        ci = {r["seed"]: r["ci"] for r in mine if "paired" in r}  # seed by seed, in the order of `seeds`
         out[regime] = dict(seeds=seeds, pattern=pattern, reverse=reverse,
-                           paired=[r["ci"][0] > 0 for r in mine if "paired" in r and r["seed"] in seeds],
-                           reversed=[r["ci"][1] < 0 for r in mine if "paired" in r and r["seed"] in seeds],
+                           paired=[ci[s][0] > 0 for s in seeds], reversed=[ci[s][1] < 0 for s in seeds],
                            holds=[p <= ENOUGH and r >= NEEDED for p, r in zip(pattern, reverse)],
                            seconds=[r["seconds"] for r in mine if "paired" not in r])
     return out

@@ -58,6 +58,22 @@ def test_the_record_ii_3_and_the_readme_show_what_the_committed_rows_say():
     assert words(search.verdict()) in words((ROOT / "README.md").read_text())
 
 
+def ten_seed_sentence():
+    """What II.3, the record and the README say of separate x and y tokens on the ten seeds 0-9, from the rows."""
+    risk = {(r["seed"], tuple(r["heads_per_layer"])): r["risk"] for r in search.load()
+            if r["regime"] == "separate_d4n8_softmax_mlp" and "paired" not in r}
+    paired = {r["seed"]: r["ci"] for r in search.load() if r["regime"] == "separate_d4n8_softmax_mlp" and "paired" in r}
+    pattern = [risk[(s, search.PATTERN)] / risk[(s, search.FULL)] for s in range(10)]
+    reverse = [risk[(s, search.REVERSE)] / risk[(s, search.FULL)] for s in range(10)]
+    holds = sum(p <= search.ENOUGH and r >= search.NEEDED for p, r in zip(pattern, reverse))
+    return (f"on the ten seeds 0-9, one head in each later layer cost {round((statistics.median(pattern) - 1) * 100)}% "
+            f"(median; within 10% of the full model in {sum(p <= search.ENOUGH for p in pattern)} of 10), and one head "
+            f"in layer 1 from {min(reverse):.2f}x to {max(reverse):.2f}x the full model's risk: at least 30% more in "
+            f"{sum(r >= search.NEEDED for r in reverse)} seeds, less than the full model in {sum(r < 1 for r in reverse)}. "
+            f"Paper B's criterion held in {holds} of the ten, and on the same prompts the order was paper B's in "
+            f"{sum(paired[s][0] > 0 for s in range(10))} and the reverse in {sum(paired[s][1] < 0 for s in range(10))}")
+
+
 def test_the_reading_of_the_search_is_what_its_rows_show():
     """The sentences II.3 and the record say of the table, each checked against the committed rows."""
     regimes = search.by_regime()
@@ -81,18 +97,13 @@ def test_the_reading_of_the_search_is_what_its_rows_show():
     assert all(ratio < 1 for name, r in joint.items() if "softmax" in name for ratio in r["reverse"])
     # "With joint tokens no regime came near the pattern: (1, H, H) never cost 30% more than the full model"
     assert all(ratio < 1.3 for r in joint.values() for ratio in r["reverse"])
-    # "With separate x and y tokens, paper B's pattern appeared: one head in each later layer cost 5-12%, one head in
-    # layer 1 cost 56-91% in three of four seeds (0.80x in the fourth), the criterion held in 2 of 4 and the order
-    # was paper B's in 3 of 4, on the same prompts. ... (the full model's mean risk .42 to .48)"
+    # "With separate x and y tokens ... seeds 10-13 first, where the criterion held in 2 of 4 and the order was paper
+    # B's in 3 of 4: a lead. Then on the ten seeds 0-9, ..." (the sentence ten_seed_sentence writes from the rows)
     separate = regimes["separate_d4n8_softmax_mlp"]
-    assert [round(ratio - 1, 2) for ratio in (min(separate["pattern"]), max(separate["pattern"]))] == [0.05, 0.12]
-    costly = sorted(ratio for ratio in separate["reverse"] if ratio > 1)
-    assert len(costly) == 3 and [round(costly[0] - 1, 2), round(costly[-1] - 1, 2)] == [0.56, 0.91]
-    assert round(min(separate["reverse"]), 2) == 0.80
-    assert (sum(separate["holds"]), sum(separate["paired"]), len(separate["seeds"])) == (2, 3, 4)
-    full = [r["risk"] for r in search.load() if r["regime"] == "separate_d4n8_softmax_mlp"
-            and r.get("heads_per_layer") == list(search.FULL)]
-    assert (round(min(full), 2), round(max(full), 2)) == (0.42, 0.48)
+    first = [i for i, seed in enumerate(separate["seeds"]) if seed >= 10]
+    assert (sum(separate["holds"][i] for i in first), sum(separate["paired"][i] for i in first), len(first)) == (2, 3, 4)
+    ten = [i for i, seed in enumerate(separate["seeds"]) if seed < 10]
+    assert len(ten) == 10 and sum(separate["holds"][i] for i in ten) < 10  # "the criterion does not hold on ten seeds"
     notebook = json.loads((ROOT / "solutions" / "part2_heads" / "03_which_heads_matter.ipynb").read_text())
     ii_3 = words("\n".join("".join(cell["source"]) for cell in notebook["cells"]))
     assert words("each within about 20% of the full model in every seed but one") in ii_3
@@ -100,9 +111,9 @@ def test_the_reading_of_the_search_is_what_its_rows_show():
                  "layer 1 about 3%, never 30%; on the same prompts the order is paper B's in 9 of 13 seeds and the "
                  "reverse in 2.") in ii_3
     assert words("with more examples per prompt, one head in each later layer costs much less") in ii_3  # vs 1.5x
-    assert words("With separate $x$ and $y$ tokens, paper B's pattern appeared**: one head in each later layer cost "
-                 "5-12%, one head in layer 1 cost 56-91% in three of four seeds (0.80x in the fourth), the criterion "
-                 "held in 2 of 4 and the order was paper B's in 3 of 4, on the same prompts.") in ii_3
+    sentence = words(ten_seed_sentence())
+    assert sentence in ii_3 and sentence in words((ROOT / "results" / "regime_search.md").read_text())
+    assert sentence in words((ROOT / "README.md").read_text())
     assert words("With softmax attention and MLPs on this notebook's tokens, one head in layer 1 cost nothing (the "
                  "(1, H, H) column below 1), "
                  "and at $d = 8$, (H, 1, 1) costs more than (1, H, H) in every seed, on the same prompts") in ii_3
