@@ -76,7 +76,9 @@ def test_bad_settings_are_refused_before_any_work():
     for bad in (dict(lrs=(1.0, -1.0)), dict(gamma=-1.0), dict(delta=-0.5)):
         with pytest.raises(ValueError, match="non-negative"):
             cl.feature_gd(P.X, P.y, P.x_query, **bad)
-        with pytest.raises(ValueError, match=">= 0"):
+        with pytest.raises(ValueError, match="non-negative"):
             cl.build(4, **bad)
+        with pytest.raises(ValueError, match="non-negative"):
+            cl.as_computed(P.X, P.y, P.x_query, **bad)
     with pytest.raises(ValueError, match="at least one lr"):
         cl.build(4, lrs=())

@@ -55,6 +55,11 @@ def grid(steps):
             "delta": [0.0, 1.0]}
 
 
+def _check_settings(lrs, gamma, delta):
+    if gamma < 0 or delta < 0 or any(lr < 0 for lr in lrs):
+        raise ValueError(f"lrs, gamma and delta must be non-negative, got lrs={lrs}, gamma={gamma}, delta={delta}")
+
+
 def _features(X, x_query, y, gamma):
     """Each example's features [x, gamma x * c] and the query's, with c the correlations (1/n) sum_i x_i y_i."""
     c = (X * y[..., None]).mean(1)  # (B, d)
@@ -72,8 +77,7 @@ def _steps(F, t, Fq, lrs):
 def feature_gd(X, y, x_query, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0):
     """The algorithm in plain code (see the module's doc): one gradient step per entry of `lrs`. Returns (B,)."""
     _check(X, y, x_query)
-    if gamma < 0 or delta < 0 or any(lr < 0 for lr in lrs):
-        raise ValueError(f"lrs, gamma and delta must be non-negative, got lrs={lrs}, gamma={gamma}, delta={delta}")
+    _check_settings(lrs, gamma, delta)
     if X.shape[1] == 0:
         return _predict(X.new_zeros(X.shape[0], X.shape[2]), x_query)
     F, Fq = _features(X, x_query, y, gamma)
@@ -114,9 +118,9 @@ def build(d, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0, max_len=64, dtype=torch
     default (the anchors need its digits).
 
     Notebooks: II.5"""
-    if d < 1 or not lrs or gamma < 0 or delta < 0 or any(lr < 0 for lr in lrs):
-        raise ValueError(f"need d >= 1, at least one lr, and lrs, gamma, delta >= 0; got d={d}, lrs={lrs}, "
-                         f"gamma={gamma}, delta={delta}")
+    if d < 1 or not lrs:
+        raise ValueError(f"need d >= 1 and at least one lr, got d={d}, lrs={lrs}")
+    _check_settings(lrs, gamma, delta)
     parts, W, eta = layout(d), width(d), _label_scale(delta)
     cfg = Config(max_len=max_len, output_dim=1, input_dim=d + 2, width=W, depth=1 + len(lrs), heads=d + 2,
                  mlp=True, layer_norm=True, causal=False, private_queries=True, attention="linear")
@@ -169,6 +173,7 @@ def as_computed(X, y, x_query, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0, ancho
     step by step. A token's size before a layer is sqrt(2 |what it holds|^2 / width + eps): every part is held
     twice (+ and -), and layer norm's mean is then 0. Returns (B,)."""
     _check(X, y, x_query)
+    _check_settings(lrs, gamma, delta)
     B_, n, d = X.shape
     W, eta, e = width(d), _label_scale(delta), anchors["e"]
     def size(*parts):  # each part (B, T, k), or (B, T) for one number per token
