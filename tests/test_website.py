@@ -247,6 +247,8 @@ CLAIMS = [
      r"(?s)3 layers: mean risk [\d.]+\n.*layernorm minus trained +[+-][\d.]+ \(95% interval ([+-][\d.]+) to"
      r".*4 layers: mean risk [\d.]+\n.*layernorm minus trained +[+-][\d.]+ \(95% interval ([+-][\d.]+) to",
      lambda low_3_layers, low_4_layers: low_3_layers > 0 and low_4_layers > 0),
+    ("part2_heads/05_construction_in_weights", "the model equals it in double precision to about $10^{-8}$",
+     r"largest distance from as_computed, relative to 1 \+ \|prediction\|: ([\d.e+-]+)", lambda distance: distance < 1e-6),
     ("part2_heads/05_construction_in_weights", "every head of layer 1 matters",
      r"smallest rise of a layer-1 head: ([\d.]+)", lambda smallest: smallest > 0.05),
     ("part2_heads/05_construction_in_weights", "one head left in layer 1 multiplies the risk, and each later layer's "
