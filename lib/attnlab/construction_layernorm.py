@@ -171,7 +171,9 @@ def build(d, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0, max_len=64, dtype=torch
 def as_computed(X, y, x_query, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0, anchors=ANCHORS):
     """`feature_gd` with layer norm's exact divisions in place of the ideal ones: what `build`'s model computes,
     step by step. A token's size before a layer is sqrt(2 |what it holds|^2 / width + eps): every part is held
-    twice (+ and -), and layer norm's mean is then 0. Returns (B,)."""
+    twice (+ and -), and layer norm's mean is then 0. Returns (B,).
+
+    Notebooks: II.5"""
     _check(X, y, x_query)
     _check_settings(lrs, gamma, delta)
     B_, n, d = X.shape
