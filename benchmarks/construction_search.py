@@ -1,6 +1,6 @@
 """Print the ten-seed table of the dividing algorithm (attnlab.construction_dividing) and the layer-norm transformer
 (attnlab.construction_layernorm) against gd, ridge, the course's construction, preprocess_gd and the Lasso:
-python benchmarks/construction_search.py (about four minutes on one core)."""
+python benchmarks/construction_search.py (about a minute on one core)."""
 import torch
 
 from attnlab.heads.dividing_study import main

@@ -63,8 +63,9 @@ def start_nbgrader(course, *args):
     return process, log
 
 
-# A class of 13 students (four hand in one notebook of each assignment), every notebook run once and the mishaps'
-# twice (the clean room), beside the other test files on a 2-core machine: about 15 to 25 minutes an assignment. The wait is for a hung command, not for a slow one.
+# A class of 13 students (six hand in one notebook of each assignment), every notebook run once and the mishaps'
+# twice (the clean room), beside the other test files on a 2-core machine: 5 to 15 minutes an assignment. The wait
+# is for a hung command, not for a slow one.
 NBGRADER_TIMEOUT = 2700
 
 

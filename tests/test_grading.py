@@ -224,7 +224,9 @@ def test_every_answer_the_course_holds_is_handed_over_by_a_student_and_refused()
 def in_first_notebook_only(make):
     """A mishap in the assignment's first notebook, and the other notebooks never handed in: each mishap costs a
     notebook's execution (an infinite loop a whole timeout), so once per assignment is enough, and a notebook not
-    handed in (the submission is None) must score 0, wait for no grader and leave the handed-in one's grades alone."""
+    handed in (the submission is None) must score 0, wait for no grader and leave the handed-in one's grades alone.
+    Tampering with the tests too: nbgrader puts cells back by their grade_id, whatever a notebook holds, so each
+    assignment's first notebook (the quickest) shows it, without running every notebook once more."""
     def make_first(solution, release, first):
         return make(solution, release, first) if first else (None, 0)
     return make_first
@@ -240,8 +242,8 @@ STUDENTS = {
     "erin_infinite_loop": in_first_notebook_only(with_last_answer("import time\nwhile True:\n    time.sleep(1)")),
     "frank_sys_exit": in_first_notebook_only(with_last_answer("import sys\nsys.exit()")),
     "grace_flood": in_first_notebook_only(flood_then_correct),
-    "heidi_tampers_with_tests": tamper_with_tests,
-    "mallory_correct_tests_deleted": correct_but_delete_tests,
+    "heidi_tampers_with_tests": in_first_notebook_only(tamper_with_tests),
+    "mallory_correct_tests_deleted": in_first_notebook_only(correct_but_delete_tests),
     "ivan_delegates": delegates(0),
     "judy_delegates": delegates(1),
     "karl_delegates_and_tampers_with_checks": delegates(2, tamper=True),

@@ -18,6 +18,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -280,8 +281,11 @@ def start_hub(tmp, course, exchange, unix):
            "ATTNLAB_STUDENT_UNIX_USER": unix.prefix + "{student}", "ATTNLAB_CULL_IDLE_AFTER": str(CULL_IDLE_AFTER)}
     log = state / "jupyterhub.log"
     with open(log, "w") as out:
+        # SIGINT as Python expects it: a test run started in the background (nohup, `cmd &`) ignores it, and the hub's
+        # services would inherit that, so that stopping the hub waited out each one's 30 s interrupt timeout.
         process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=state, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+                                   stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return Hub(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hub_port}", token, log, Processes(process))
 
 

@@ -1,5 +1,7 @@
 """The transformer whose layer norm divides (attnlab.construction_layernorm): what it computes, against its
 algorithm and an independent solver, and paper B's head pattern measured in it with Part II's tools."""
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -53,6 +55,28 @@ def test_feature_gd_converges_to_the_least_norm_fit_numpy_finds():
         size = np.sqrt((F ** 2).sum(1) + delta * y ** 2)
         v = np.linalg.lstsq(F / size[:, None], y / size, rcond=None)[0]
         assert abs(got[b].item() - v @ f_q) < 1e-8
+
+
+def test_the_order_of_the_rates_does_not_matter():
+    """Why the grid holds each set of rates once: steps from v = 0 commute, so every order predicts the same."""
+    P = sample_prompts(200, d=4, s=1, n=3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    orders = [cl.feature_gd(P.X, P.y, P.x_query, lrs, 10.0, 1.0) for lrs in itertools.permutations((0.5, 2.0, 4.0))]
+    for other in orders[1:]:
+        torch.testing.assert_close(other, orders[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_tune_chooses_what_trying_every_setting_in_turn_chooses(steps):
+    """The batched tuner against the plain loop: feature_gd on each setting of the grid, the first within rtol of
+    the least error. n = 1 holds exact ties (every sequence of rates with a 1 fits one example exactly)."""
+    grid = cl.grid(steps)
+    settings = [dict(zip(sorted(grid), values)) for values in itertools.product(*(grid[k] for k in sorted(grid)))]
+    g = torch.Generator().manual_seed(steps)
+    for n in range(4):
+        P = sample_prompts(300, d=4, s=1, n=n, generator=g, dtype=torch.float64)
+        risks = [((cl.feature_gd(P.X, P.y, P.x_query, **p) - P.target) ** 2).mean().item() for p in settings]
+        looped = next(p for p, risk in zip(settings, risks) if risk <= min(risks) * (1 + 1e-12))
+        assert cl.tune(P.X, P.y, P.x_query, P.target, steps) == looped, (n, looped)
 
 
 def test_paper_b_s_pattern_is_in_it_by_measurement():

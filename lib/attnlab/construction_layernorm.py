@@ -50,8 +50,11 @@ RATES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # each layer's step: every example has s
 
 
 def grid(steps):
-    """The tuning grid for `steps` gradient layers: each layer's rate, gamma and delta."""
-    return {"lrs": list(itertools.product(RATES, repeat=steps)), "gamma": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+    """The tuning grid for `steps` gradient layers: the layers' rates, gamma and delta. Rates in non-decreasing order
+    only: gradient steps from v = 0 commute (after them, b - H v = prod_t (I - lr_t H) b, for H and b the examples'
+    second moments), so every order of the same rates makes the same predictions."""
+    return {"lrs": list(itertools.combinations_with_replacement(RATES, steps)),
+            "gamma": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
             "delta": [0.0, 1.0]}
 
 
@@ -83,6 +86,41 @@ def feature_gd(X, y, x_query, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0):
     F, Fq = _features(X, x_query, y, gamma)
     size = ((F ** 2).sum(-1) + delta * y ** 2).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
     return _steps(F / size[..., None], y / size, Fq, lrs)
+
+
+def _grid_risks(X, y, x_query, target, gamma, delta, steps):
+    """The mean squared error of feature_gd against `target` for every sequence of rates in grid(steps), in its
+    order. The sequences share their prefixes, so each layer's step is taken once per prefix: 6 + 21 + 56 steps
+    for 3 layers, not 3 * 56."""
+    F, Fq = _features(X, x_query, y, gamma)
+    size = ((F ** 2).sum(-1) + delta * y ** 2).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
+    F, t = F / size[..., None], y / size
+    rates = X.new_tensor(RATES)
+    sequences, v = [()], F.new_zeros(1, F.shape[0], F.shape[-1])  # rate indices so far; v: (sequences, B, features)
+    for _ in range(steps):
+        step = torch.einsum("sbn,bnf->sbf", t - torch.einsum("sbf,bnf->sbn", v, F), F) / F.shape[1]
+        parent, k = zip(*[(i, k) for i, seq in enumerate(sequences)
+                          for k in range(len(RATES)) if not seq or k >= seq[-1]])
+        v = v[list(parent)] + rates[list(k), None, None] * step[list(parent)]
+        sequences = [sequences[i] + (j,) for i, j in zip(parent, k)]
+    return (((v * Fq).sum(-1) - target) ** 2).mean(1)
+
+
+def tune(X, y, x_query, target, steps, rtol=1e-12):
+    """The settings of grid(steps) whose feature_gd has the least mean squared error against `target`: the first, in
+    the grid's order (delta, gamma, then the rates), within `rtol` of the least. Settings can tie exactly (with one
+    example and delta = 0, every sequence of rates that holds a 1 fits it exactly), and rounding must not decide.
+    One batched run per (gamma, delta), not 12 calls of feature_gd per sequence of rates."""
+    _check(X, y, x_query)
+    choices = grid(steps)
+    if X.shape[1] == 0:  # no examples: every setting predicts 0
+        return {name: values[0] for name, values in choices.items()}
+    table = torch.stack([torch.stack([_grid_risks(X, y, x_query, target, gamma, delta, steps)
+                                      for gamma in choices["gamma"]]) for delta in choices["delta"]])
+    first = int((table.flatten() <= table.min() * (1 + rtol)).nonzero()[0])
+    d, rest = divmod(first, table.shape[1] * table.shape[2])
+    g, lrs = divmod(rest, table.shape[2])
+    return dict(delta=choices["delta"][d], gamma=choices["gamma"][g], lrs=choices["lrs"][lrs])
 
 
 def layout(d):

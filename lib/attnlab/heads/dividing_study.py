@@ -30,16 +30,13 @@ COMPARED = ("vs_gd", "vs_ridge", "layernorm_vs_gd", "layernorm_vs_ridge")  # key
 
 def _errors(method, prompts, params):
     """(B,) squared error of a method on each prompt. "layernorm" is the transformer that
-    attnlab.construction_layernorm builds, run on the prompts' tokens; "layernorm_plain" its algorithm in plain code
-    (feature_gd), which tunes it."""
+    attnlab.construction_layernorm builds, run on the prompts' tokens."""
     if method == "dividing":
         pred = normalized_gd(prompts.X, prompts.y, prompts.x_query, **params)
     elif method == "layernorm":
         model = layernorm.build(prompts.X.shape[-1], dtype=prompts.X.dtype, **params)
         with torch.no_grad():
             pred = model(encode(prompts, "joint"))[:, -1, 0]
-    elif method == "layernorm_plain":
-        pred = layernorm.feature_gd(prompts.X, prompts.y, prompts.x_query, **params)
     else:
         pred = bl.predict(method, prompts, **params)
     return (pred - prompts.target) ** 2
@@ -47,10 +44,11 @@ def _errors(method, prompts, params):
 
 def _tune(method, prompts, steps):
     """The grid's best params on these prompts, as baselines.tune (which knows only the library's methods). The
-    layer-norm transformer is tuned through its plain algorithm, which it computes to within 1e-4 of mean risk."""
+    layer-norm transformer is tuned through its plain algorithm (feature_gd, all its grid at once), which it computes
+    to within 1e-4 of mean risk."""
     if method == "layernorm":
-        method = "layernorm_plain"
-    grid = {"dividing": GRID, "layernorm_plain": layernorm.grid(steps)}.get(method) or bl.GRIDS[method]
+        return layernorm.tune(prompts.X, prompts.y, prompts.x_query, prompts.target, steps)
+    grid = GRID if method == "dividing" else bl.GRIDS[method]
     fixed = {"steps": steps} if method in ("dividing", "gd", "preprocess_gd", "correlation_gd") else {}
     names = sorted(grid)
     best, best_risk = None, float("inf")
