@@ -40,8 +40,12 @@ def pytest_collection_modifyitems(config, items):
         if is_slow(item):
             item.add_marker(pytest.mark.slow)
     order = {name: rank for rank, name in enumerate(SLOW_FILES)}
-    # A stable sort keeps each file's tests together and in their own order (nbval needs a notebook's cells in order).
-    items.sort(key=lambda item: order.get(item.path.name, len(order)))
+    slow_files = {item.path for item in items if is_slow(item)}
+    # SLOW_FILES in their order, then the other files with slow tests (whole notebooks), then the rest: the quick
+    # files come last and even out the workers' ends. A stable sort keeps each file's tests together and in their own
+    # order (nbval needs a notebook's cells in order); pytest's options keep xdist from re-sorting the files by their
+    # number of tests (--no-loadscope-reorder).
+    items.sort(key=lambda item: order.get(item.path.name, len(order) + (item.path not in slow_files)))
 
 
 @pytest.fixture(autouse=True)
