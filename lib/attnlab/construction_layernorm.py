@@ -63,10 +63,13 @@ def _check_settings(lrs, gamma, delta):
         raise ValueError(f"lrs, gamma and delta must be non-negative, got lrs={lrs}, gamma={gamma}, delta={delta}")
 
 
-def _features(X, x_query, y, gamma):
-    """Each example's features [x, gamma x * c] and the query's, with c the correlations (1/n) sum_i x_i y_i."""
+def _divided(X, y, x_query, gamma, delta):
+    """(F, t, Fq): each example's features [x, gamma x * c] and label, divided by sqrt(|f|^2 + delta y^2), and the
+    query's features (not divided), with c the correlations (1/n) sum_i x_i y_i."""
     c = (X * y[..., None]).mean(1)  # (B, d)
-    return torch.cat([X, gamma * X * c[:, None]], -1), torch.cat([x_query, gamma * x_query * c], -1)
+    F, Fq = torch.cat([X, gamma * X * c[:, None]], -1), torch.cat([x_query, gamma * x_query * c], -1)
+    size = ((F ** 2).sum(-1) + delta * y ** 2).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
+    return F / size[..., None], y / size, Fq
 
 
 def _steps(F, t, Fq, lrs):
@@ -83,26 +86,21 @@ def feature_gd(X, y, x_query, lrs=(1.0, 1.5, 4.0), gamma=10.0, delta=0.0):
     _check_settings(lrs, gamma, delta)
     if X.shape[1] == 0:
         return _predict(X.new_zeros(X.shape[0], X.shape[2]), x_query)
-    F, Fq = _features(X, x_query, y, gamma)
-    size = ((F ** 2).sum(-1) + delta * y ** 2).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
-    return _steps(F / size[..., None], y / size, Fq, lrs)
+    return _steps(*_divided(X, y, x_query, gamma, delta), lrs)
 
 
 def _grid_risks(X, y, x_query, target, gamma, delta, steps):
     """The mean squared error of feature_gd against `target` for every sequence of rates in grid(steps), in its
     order. The sequences share their prefixes, so each layer's step is taken once per prefix: 6 + 21 + 56 steps
     for 3 layers, not 3 * 56."""
-    F, Fq = _features(X, x_query, y, gamma)
-    size = ((F ** 2).sum(-1) + delta * y ** 2).sqrt().clamp(min=torch.finfo(X.dtype).tiny)
-    F, t = F / size[..., None], y / size
+    F, t, Fq = _divided(X, y, x_query, gamma, delta)
     rates = X.new_tensor(RATES)
-    sequences, v = [()], F.new_zeros(1, F.shape[0], F.shape[-1])  # rate indices so far; v: (sequences, B, features)
+    last, v = [0], F.new_zeros(1, F.shape[0], F.shape[-1])  # each sequence's last rate index; v: (sequences, B, f)
     for _ in range(steps):
         step = torch.einsum("sbn,bnf->sbf", t - torch.einsum("sbf,bnf->sbn", v, F), F) / F.shape[1]
-        parent, k = zip(*[(i, k) for i, seq in enumerate(sequences)
-                          for k in range(len(RATES)) if not seq or k >= seq[-1]])
-        v = v[list(parent)] + rates[list(k), None, None] * step[list(parent)]
-        sequences = [sequences[i] + (j,) for i, j in zip(parent, k)]
+        # each sequence extended by each rate at least its last, in the order of combinations_with_replacement
+        parent, last = zip(*[(i, k) for i, j in enumerate(last) for k in range(j, len(RATES))])
+        v = v[list(parent)] + rates[list(last), None, None] * step[list(parent)]
     return (((v * Fq).sum(-1) - target) ** 2).mean(1)
 
 
