@@ -39,6 +39,12 @@ def is_written(cell):
     return cell["cell_type"] == "markdown" and bool(meta.get("grade")) and bool(meta.get("solution"))
 
 
+def printed(outputs):
+    """What a cell printed (its stdout), whole. The kernel sends a cell's output on a timer, and print() writes
+    each argument and separator on its own, so one printed line can arrive as two outputs."""
+    return "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
+
+
 def points(cells):
     """What the (graded) cells are worth."""
     return sum(nbgrader_meta(cell)["points"] for cell in cells)

@@ -13,7 +13,7 @@ import sys
 import nbformat
 
 from attnlab.student_repo import STUDENT_PATHS
-from course import ROOT, SOLUTIONS, leaks, student_files
+from course import ROOT, SOLUTIONS, leaks, printed, student_files
 
 # The entry notebook with its answers filled in, so that every cell must run.
 ENTRY_NOTEBOOK = SOLUTIONS / "part0_foundations" / "01_attention_from_scratch.ipynb"
@@ -57,5 +57,5 @@ def test_binder_environment_builds_and_runs_a_notebook(tmp_path):
     run("env", "ATTNLAB_NO_FRONT_END=1", venv / "bin" / "jupyter", "nbconvert", "--to", "notebook", "--execute",
         "--ExecutePreprocessor.timeout=300", "--output", "executed.ipynb", notebook, cwd=tmp_path)
     executed = nbformat.read(tmp_path / "executed.ipynb", 4)
-    prefix, torch_version, library = executed.cells[-1].outputs[0]["text"].split()
+    prefix, torch_version, library = printed(executed.cells[-1].outputs).split()
     assert prefix == str(venv) and torch_version.endswith("+cpu") and library.startswith(str(repo))

@@ -31,7 +31,8 @@ from jupyter_client.manager import AsyncKernelManager
 from attnlab import grading
 from attnlab.grading import clean_room, preprocessors, review, sandbox
 from attnlab.grading.kernel_launcher import python_paths
-from course import ROOT, SOLUTIONS, is_test, nbgrader, nbgrader_meta, notebooks, scratch_course, start_nbgrader
+from course import (ROOT, SOLUTIONS, is_test, nbgrader, nbgrader_meta, notebooks, printed, scratch_course,
+                    start_nbgrader)
 from test_grading import is_answer
 
 ASSIGNMENT, NOTEBOOK = "part0_foundations", "01_attention_from_scratch"
@@ -392,9 +393,8 @@ def test_a_result_before_an_error_scores_zero(graded):
 
 def test_the_sandbox_holds(graded):
     course = graded["course"]
-    (printed,) = [o.text for o in cell_outputs(course, "omar_breaks_out", "attention-answer")
-                  if o.output_type == "stream" and "ATTEMPTS" in o.text]
-    attempts = json.loads(printed.split("ATTEMPTS", 1)[1])
+    output = printed(cell_outputs(course, "omar_breaks_out", "attention-answer"))
+    attempts = json.loads(output.split("ATTEMPTS", 1)[1].splitlines()[0])
     assert set(attempts) == {"write the course", "write the gradebook", "read a classmate", "network", "environment"}
     assert "done" not in attempts.values(), attempts
     assert attempts["environment"] == "KeyError" and SECRET not in (

@@ -37,7 +37,7 @@ import requests
 import websocket
 from nbgrader.api import Gradebook
 
-from course import ROOT, scratch_course
+from course import ROOT, printed, scratch_course
 from test_grading import full_marks, untouched, with_last_answer
 
 pytestmark = pytest.mark.hub
@@ -603,8 +603,8 @@ def test_grading_runs_student_code_in_the_sandbox(cycle):
     """bob's notebook tries, while autograded, to read the solutions, write into the exchange and zero everyone's
     grades in the gradebook. All three fail, and every student's grades are what their answers deserve."""
     autograded = cycle.course / "autograded" / CULPRIT / ASSIGNMENT
-    outputs = "".join(output.get("text", "") for path in autograded.glob("*.ipynb")
-                      for cell in nbformat.read(path, 4).cells for output in cell.get("outputs", []))
+    outputs = "\n".join(printed(cell.get("outputs", [])) for path in autograded.glob("*.ipynb")
+                        for cell in nbformat.read(path, 4).cells)
     tried = re.search(r"ATTACK (\{.*\})", outputs)
     assert tried, "bob's attack did not run"
     assert all(outcome != "done" for outcome in json.loads(tried[1]).values()), tried[1]

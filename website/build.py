@@ -87,6 +87,20 @@ def hides_output(cell):
     return bool(nbgrader(cell).get("solution") or nbgrader(cell).get("grade"))
 
 
+def joined_streams(outputs):
+    """The outputs with consecutive pieces of one stream joined. The kernel sends what a cell prints on a timer,
+    and print() writes each argument on its own, so one line can arrive in two pieces: a page would show two
+    blocks, the line broken between them."""
+    joined = []
+    for output in outputs:
+        previous = joined[-1] if joined else {}
+        if output.output_type == "stream" and previous.get("output_type") == "stream" and previous.name == output.name:
+            previous.text += output.text
+        else:
+            joined.append(output)
+    return joined
+
+
 def page(release, solution):
     """The release notebook with the executed solution's outputs: cells correspond one to one (nbgrader keeps
     every cell, in order, and only rewrites answers and hidden tests), which is checked here."""
@@ -102,7 +116,7 @@ def page(release, solution):
             raise SystemExit(f"a cell of course/ differs from its solution ({nbgrader(ran).get('grade_id')}): "
                              "run nbgrader generate_assignment (see README.md)")
         else:
-            shown.outputs, shown.execution_count = ran.outputs, ran.execution_count
+            shown.outputs, shown.execution_count = joined_streams(ran.outputs), ran.execution_count
     return release
 
 
